@@ -1,0 +1,154 @@
+"""The one commented tree of every configuration key.
+
+A key is declared here exactly once, with its meaning, unit and allowed values above it. A YAML
+file or a command-line override may only set keys declared here (or added by a project's
+``add_<name>_config``); anything else is a one-line error naming the key.
+"""
+
+from fvcore.common.config import CfgNode as _FvcoreCfgNode
+
+_C = _FvcoreCfgNode()
+
+# Phases run by tools/train_net.py, in this order. Accepted: "ghn" (train the graph
+# hypernetwork), "search" (random search ranked with GHN-generated weights).
+_C.PHASES = ["ghn", "search"]
+# Every artefact (config dump, checkpoints, results, tables) goes under this directory.
+_C.OUTPUT_DIR = "./output/classification"
+# Master seed: architecture sampling, data order, GHN initialisation, evaluation subset.
+_C.SEED = 0
+
+# ---------------------------------------------------------------------------------------------
+# Model execution
+# ---------------------------------------------------------------------------------------------
+_C.MODEL = _FvcoreCfgNode()
+# Where the GHN and the candidate networks run: "cpu" or "cuda".
+_C.MODEL.DEVICE = "cpu"
+# Autocast dtype for candidate-network forward passes: "none", "float16" or "bfloat16".
+# The GHN itself always runs in float32.
+_C.MODEL.AMP_DTYPE = "none"
+# F: the width of the first stage of a candidate network (channels per node). The paper
+# searches at 16 and trains the final CIFAR-10 network at 32.
+_C.MODEL.INIT_CHANNELS = 16
+
+# ---------------------------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------------------------
+_C.INPUT = _FvcoreCfgNode()
+# Side length in pixels that images are resized to (datasets whose images have another size are
+# resized when loaded). CIFAR-10 is 32.
+_C.INPUT.SIZE = 32
+# Training augmentation: random crop with this zero padding (pixels; 0 disables) ...
+_C.INPUT.CROP_PADDING = 4
+# ... and random horizontal flips.
+_C.INPUT.HORIZONTAL_FLIP = True
+
+# ---------------------------------------------------------------------------------------------
+# Datasets (DATASET_REGISTRY in ghnas/data/build.py)
+# ---------------------------------------------------------------------------------------------
+_C.DATASETS = _FvcoreCfgNode()
+# Registered dataset: "cifar10" (torchvision), "image_folder" (torchvision ImageFolder),
+# "npz" (arrays file with x_train/y_train/x_test/y_test), "digits" (scikit-learn's bundled
+# handwritten digits: the embedded default, no download).
+_C.DATASETS.NAME = "cifar10"
+# Root directory of "cifar10" (where torchvision keeps cifar-10-batches-py) or "image_folder"
+# (one sub-directory per class).
+_C.DATASETS.ROOT = "./datasets/cifar10"
+# Path of the arrays file read by "npz".
+_C.DATASETS.PATH = ""
+# Let torchvision download CIFAR-10 into ROOT when it is missing (never done by tests).
+_C.DATASETS.DOWNLOAD = False
+# Images carved (seeded) out of the training set for validation; search scores use them.
+# Must be smaller than the training set. The paper keeps 5,000 of CIFAR-10's 50,000.
+_C.DATASETS.VAL_SIZE = 5000
+# Keep in-memory datasets (npz, digits, cifar10) on MODEL.DEVICE and augment there.
+_C.DATASETS.ON_DEVICE = True
+
+# ---------------------------------------------------------------------------------------------
+# Search space (SEARCH_SPACE_REGISTRY in ghnas/search_spaces/build.py)
+# ---------------------------------------------------------------------------------------------
+_C.SEARCH_SPACE = _FvcoreCfgNode()
+# Registered search space: "classification" (appendix 7.1 of the paper).
+_C.SEARCH_SPACE.NAME = "classification"
+# N: operation nodes in a sampled block (the two input nodes are extra). The paper ranks
+# blocks of 17 nodes.
+_C.SEARCH_SPACE.NUM_NODES = 17
+# B: blocks stacked into a network; the resolution halves (and the width doubles) after blocks
+# B/3 and 2B/3. The paper stacks 18.
+_C.SEARCH_SPACE.NUM_BLOCKS = 18
+
+# ---------------------------------------------------------------------------------------------
+# Graph hypernetwork (GHN_REGISTRY in ghnas/ghn/build.py)
+# ---------------------------------------------------------------------------------------------
+_C.GHN = _FvcoreCfgNode()
+# Registered GHN variant: "ghn" (one hypernet output branch per parameter family) or
+# "ghn_shared_branch" (ablation: a single output branch serves every family).
+_C.GHN.NAME = "ghn"
+# Registered propagation scheme: "forward_backward" (Eq. 15) or "synchronous".
+_C.GHN.PROPAGATION = "forward_backward"
+# T: full propagation passes. Forward-backward: T forward+backward sweeps. Synchronous:
+# T rounds of 2L-1 simultaneous updates (L = topological levels), the same sequential depth.
+_C.GHN.NUM_PASSES = 5
+# D: node embedding and GRU hidden size (the paper's 32).
+_C.GHN.HIDDEN_SIZE = 32
+# Hidden width of the 2-layer message MLP M (the paper's 32).
+_C.GHN.MESSAGE_HIDDEN_SIZE = 32
+# Hidden width of the 2-layer hypernet MLP H (the paper's 64).
+_C.GHN.HYPERNET_HIDDEN_SIZE = 64
+# Use a separate message MLP for messages from children (backward sweep / synchronous
+# children). Off = the same M in both directions, as in the paper.
+_C.GHN.SEPARATE_BACKWARD_MESSAGE = False
+# Stacked GHN (section 4.3): propagate module by module (stem, blocks, classifier) and pass
+# graph embeddings between them. Off = one flat propagation over the whole graph.
+_C.GHN.STACKED = True
+# Stacked GHN only: one embedding/M/U shared by every module (on, the paper's choice) or a
+# separate set per module index with one shared H (off; Table 5 ablation).
+_C.GHN.SHARE_PARAMETERS = True
+# Stacked GHN only: pass the mean embedding of module i-1 to the input nodes of module i as a
+# message (on) or pass zeros (off; Table 5 ablation).
+_C.GHN.PASS_EMBEDDINGS = True
+# N used for sampling blocks while training the GHN (the paper trains at 7, ranks at 17).
+_C.GHN.TRAIN_NUM_NODES = 7
+# Architectures sampled per GHN training step; they share one image batch.
+_C.GHN.META_BATCH = 1
+# Registered trainer that runs the "ghn" phase (TRAINER_REGISTRY in ghnas/trainers/build.py).
+_C.GHN.TRAINER = "ghn"
+
+# ---------------------------------------------------------------------------------------------
+# GHN optimisation
+# ---------------------------------------------------------------------------------------------
+_C.SOLVER = _FvcoreCfgNode()
+# Training iterations of the GHN (one image batch each).
+_C.SOLVER.MAX_ITER = 20000
+# Adam learning rate; halved at each fraction of MAX_ITER in LR_DECAY_POINTS.
+_C.SOLVER.BASE_LR = 1e-3
+_C.SOLVER.LR_DECAY_POINTS = [0.5, 0.75]
+_C.SOLVER.LR_DECAY_FACTOR = 0.5
+# Images per training batch.
+_C.SOLVER.IMS_PER_BATCH = 64
+# Gradient clipping by global norm (0 disables).
+_C.SOLVER.CLIP_GRAD_NORM = 5.0
+# Save a resumable checkpoint every this many iterations (and always at the end).
+_C.SOLVER.CHECKPOINT_PERIOD = 1000
+# Log loss, lr, archs/s and ETA every this many iterations.
+_C.SOLVER.LOG_PERIOD = 20
+
+# ---------------------------------------------------------------------------------------------
+# Random search (ghnas/search) and selection (SELECTION_REGISTRY in ghnas/selection/build.py)
+# ---------------------------------------------------------------------------------------------
+_C.SEARCH = _FvcoreCfgNode()
+# K: distinct architectures (by canonical hash) drawn and scored.
+_C.SEARCH.NUM_ARCHS = 1000
+# k: how many of the best are listed in the final table (and kept for later phases).
+_C.SEARCH.TOP_K = 10
+# Registered selection criterion: "accuracy" (validation accuracy, a fraction in [0, 1]).
+_C.SEARCH.CRITERION = "accuracy"
+# Fixed, seeded subset of the validation set every architecture is scored on, and the batch
+# size it is cut into. Batch statistics are used in BatchNorm, so both change scores; both are
+# recorded in the results header.
+_C.SEARCH.EVAL_IMAGES = 500
+_C.SEARCH.EVAL_BATCH_SIZE = 250
+# Architectures whose weights are generated together in one packed graph.
+_C.SEARCH.ARCH_BATCH = 8
+# Also score every architecture with an untrained GHN (same initialisation seed) and report
+# both medians, to show what GHN training bought.
+_C.SEARCH.UNTRAINED_BASELINE = True

@@ -1,0 +1,12 @@
+from ghnas.search_spaces.base import SearchSpace, WeightFamily, generated_parameter_names
+from ghnas.search_spaces.build import SEARCH_SPACE_REGISTRY, build_search_space
+from ghnas.search_spaces.classification import ClassificationSearchSpace
+
+__all__ = [
+    "SEARCH_SPACE_REGISTRY",
+    "ClassificationSearchSpace",
+    "SearchSpace",
+    "WeightFamily",
+    "build_search_space",
+    "generated_parameter_names",
+]

@@ -1,0 +1,192 @@
+"""The classification search space of appendix 7.1 (CIFAR-10 and, transferred, ImageNet).
+
+Sampling (the paper leaves it open; decided here): each of the N op nodes draws k ∈ {1, 2}
+distinct parents uniformly from all earlier nodes (the two inputs included) and an op uniformly
+from the nine; a block is redrawn until both input nodes have a consumer. Leaves (op nodes
+without consumers) are concatenated into the block output.
+
+GHN graph: node 0 is the stem (module 0), block b is module b + 1 (``input_prev``,
+``input_prevprev``, the op nodes, ``output_concat`` — the block's parameter-free unique sink) and
+the classifier is the last module. Bottleneck and classifier weights read a number of channels
+that depends on the number of leaves, so they are built from per-incoming-edge chunks generated
+from ``[h_leaf ; h_reader]`` and concatenated in leaf order.
+"""
+
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from ghnas.data.metadata import DatasetMetadata
+from ghnas.layers.classification_ops import CLASSIFICATION_OPS, op_generated_weights
+from ghnas.search_spaces.base import SearchSpace, WeightFamily
+from ghnas.search_spaces.build import SEARCH_SPACE_REGISTRY
+from ghnas.search_spaces.classification_network import (
+    ClassificationNetwork,
+    block_stages,
+    stage_resolution,
+)
+from ghnas.structures.architecture import BLOCK_INPUTS, BlockArchitecture
+from ghnas.structures.graph import ComputationGraph, ParamPart, ParamRequest
+from ghnas.utils.errors import GhnasError
+
+OP_NAMES: Tuple[str, ...] = tuple(CLASSIFICATION_OPS)
+
+
+class ClassificationSearchSpace(SearchSpace):
+    """Blocks of ``num_nodes`` op nodes stacked ``num_blocks`` times at width F."""
+
+    name = "classification"
+
+    def __init__(
+        self, *, num_nodes: int, num_blocks: int, init_channels: int, meta: DatasetMetadata
+    ) -> None:
+        for key, value in (("NUM_NODES", num_nodes), ("NUM_BLOCKS", num_blocks)):
+            if value < 1:
+                raise GhnasError(f"SEARCH_SPACE.{key} must be >= 1, got {value}")
+        if init_channels < 1:
+            raise GhnasError(f"MODEL.INIT_CHANNELS must be >= 1, got {init_channels}")
+        self.num_nodes = num_nodes
+        self.num_blocks = num_blocks
+        self.init_channels = init_channels
+        self.meta = meta
+        self.stages = block_stages(num_blocks)
+
+    @property
+    def op_vocabulary(self) -> Tuple[str, ...]:
+        return OP_NAMES + BLOCK_INPUTS + ("output_concat", "stem", "classifier")
+
+    @property
+    def weight_families(self) -> Dict[str, WeightFamily]:
+        f, c_max, classes = self.init_channels, 4 * self.init_channels, self.meta.num_classes
+        return {
+            "stem": WeightFamily((3 * f, self.meta.channels, 3, 3)),
+            "pointwise": WeightFamily((c_max, c_max), slots=2),
+            "depthwise": WeightFamily((c_max, 5, 5), slots=2, centered_dims=(1, 2)),
+            "conv_1x7_7x1": WeightFamily((c_max, c_max, 7), slots=2),
+            "bottleneck": WeightFamily((c_max, c_max), source="edge"),
+            "classifier": WeightFamily((classes, c_max), source="edge"),
+            "classifier_bias": WeightFamily((classes,)),
+        }
+
+    @property
+    def num_modules(self) -> int:
+        return self.num_blocks + 2
+
+    @property
+    def input_shape(self) -> Tuple[int, int, int]:
+        return (self.meta.channels, self.meta.image_size, self.meta.image_size)
+
+    def sample(self, rng: np.random.Generator) -> BlockArchitecture:
+        while True:
+            ops, parents = [], []
+            for j in range(self.num_nodes):
+                earlier = j + 2
+                k = min(int(rng.integers(1, 3)), earlier)
+                parents.append(tuple(int(p) for p in rng.choice(earlier, size=k, replace=False)))
+                ops.append(OP_NAMES[int(rng.integers(len(OP_NAMES)))])
+            read = {p for ps in parents for p in ps}
+            if 0 in read and 1 in read:
+                return BlockArchitecture(tuple(ops), tuple(parents))
+
+    def architecture_from_dict(self, data: Dict) -> BlockArchitecture:
+        return BlockArchitecture.from_dict(data)
+
+    def build_network(self, arch: BlockArchitecture) -> ClassificationNetwork:
+        return ClassificationNetwork(
+            arch=arch,
+            init_channels=self.init_channels,
+            num_blocks=self.num_blocks,
+            num_classes=self.meta.num_classes,
+            in_channels=self.meta.channels,
+        )
+
+    def to_graph(self, arch: BlockArchitecture) -> ComputationGraph:
+        n, f = arch.num_nodes, self.init_channels
+        per_block = n + 3  # two inputs, the op nodes, output_concat
+        types: List[str] = ["stem"]
+        modules: List[int] = [0]
+        edges: List[Tuple[int, int]] = []
+        stem_part = ParamPart("stem", 0, (3 * f, self.meta.channels, 3, 3), node=0)
+        requests = [ParamRequest("stem.conv.weight", stem_part.shape, (stem_part,))]
+        # (sink node, leaf nodes, channels per leaf) of the outputs of blocks i-2 and i-1.
+        outputs = [(0, (0,), 3 * f), (0, (0,), 3 * f)]
+        for b, stage in enumerate(self.stages):
+            base, c = 1 + b * per_block, f * 2**stage
+            types += list(BLOCK_INPUTS) + list(arch.ops) + ["output_concat"]
+            modules += [b + 1] * per_block
+            edges += [(p + base, j + 2 + base) for j, ps in enumerate(arch.parents) for p in ps]
+            edges += [(leaf + base, base + per_block - 1) for leaf in arch.leaves]
+            for slot, (sink, leaves, c_src) in zip(BLOCK_INPUTS, (outputs[-1], outputs[-2])):
+                reader = base + BLOCK_INPUTS.index(slot)
+                edges.append((sink, reader))
+                parts = tuple(
+                    ParamPart("bottleneck", 0, (c, c_src), reader, leaf) for leaf in leaves
+                )
+                requests.append(
+                    ParamRequest(
+                        f"blocks.{b}.{slot}.conv.weight", (c, c_src * len(leaves), 1, 1), parts
+                    )
+                )
+            for j, op in enumerate(arch.ops):
+                for w in op_generated_weights(op, c):
+                    part = ParamPart(w.family, w.slot, w.slice_shape, node=base + j + 2)
+                    requests.append(
+                        ParamRequest(f"blocks.{b}.nodes.{j}.{w.suffix}", w.shape, (part,))
+                    )
+            outputs.append((base + per_block - 1, tuple(leaf + base for leaf in arch.leaves), c))
+        cls_node, classes = len(types), self.meta.num_classes
+        sink, leaves, c_src = outputs[-1]
+        types.append("classifier")
+        modules.append(self.num_blocks + 1)
+        edges.append((sink, cls_node))
+        parts = tuple(
+            ParamPart("classifier", 0, (classes, c_src), cls_node, leaf) for leaf in leaves
+        )
+        requests.append(ParamRequest("classifier.weight", (classes, c_src * len(leaves)), parts))
+        bias = ParamPart("classifier_bias", 0, (classes,), node=cls_node)
+        requests.append(ParamRequest("classifier.bias", (classes,), (bias,)))
+        return ComputationGraph(tuple(types), np.array(edges), np.array(modules), tuple(requests))
+
+    def analytic_flops(self, arch: BlockArchitecture) -> int:
+        f, size = self.init_channels, self.meta.image_size
+        flops = _conv(3 * f, self.meta.channels, 9, size) + _bn(3 * f, size)
+        previous = [3 * f, 3 * f]  # input channels of the two bottlenecks
+        for stage in self.stages:
+            c, r = f * 2**stage, stage_resolution(size, stage)
+            flops += sum(_conv(c, c_in, 1, r) + _bn(c, r) for c_in in previous[-2:])
+            for op, parents in zip(arch.ops, arch.parents):
+                flops += len(parents) * _op_flops(op, c, r)
+            previous.append(c * len(arch.leaves))
+        c_out, r = previous[-1], stage_resolution(size, self.stages[-1])
+        return flops + c_out * r * r + c_out * self.meta.num_classes
+
+
+def _conv(c_out: int, c_in_per_group: int, kernel_area: int, r: int) -> int:
+    return c_out * c_in_per_group * kernel_area * r * r
+
+
+def _bn(c: int, r: int) -> int:
+    return 2 * c * r * r  # eval-mode BatchNorm with affine, as fvcore counts it
+
+
+def _op_flops(op: str, c: int, r: int) -> int:
+    if op in ("identity", "max_pool_3x3", "avg_pool_3x3"):
+        return 0
+    if op == "conv_1x1":
+        return _conv(c, c, 1, r) + _bn(c, r)
+    if op == "conv_1x7_7x1":
+        return 2 * _conv(c, c, 7, r) + _bn(c, r)
+    k = int(op[-1])
+    sep = _conv(c, 1, k * k, r) + _conv(c, c, 1, r) + _bn(c, r)
+    return 2 * sep if op.startswith("sep") else sep
+
+
+@SEARCH_SPACE_REGISTRY.register()
+def classification(cfg, meta: DatasetMetadata, num_nodes: int) -> ClassificationSearchSpace:
+    """The classification space at ``MODEL.INIT_CHANNELS`` and ``SEARCH_SPACE.NUM_BLOCKS``."""
+    return ClassificationSearchSpace(
+        num_nodes=num_nodes,
+        num_blocks=cfg.SEARCH_SPACE.NUM_BLOCKS,
+        init_channels=cfg.MODEL.INIT_CHANNELS,
+        meta=meta,
+    )

@@ -1,0 +1,40 @@
+"""Shared test fixtures: the real data in ../shared/data, found through GHNAS_SHARED_DATA.
+
+Where the data is absent (a user's machine) the tests that need it skip with the reason; CI sets
+GHNAS_REQUIRE_SHARED_DATA=1, which turns that skip into a failure.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests measure correctness, not speed: keep them on one thread so two test processes never
+# fight over the two cores.
+torch.set_num_threads(1)
+
+
+def shared_data_dir() -> Path:
+    """The resolved directory of the shared data (it may not exist)."""
+    default = REPO_ROOT.parent / "shared" / "data"
+    return Path(os.environ.get("GHNAS_SHARED_DATA", default)).resolve()
+
+
+def require_shared_file(relative: str) -> Path:
+    """Path of ``relative`` under the shared data; skip (or fail in CI) when it is missing."""
+    path = shared_data_dir() / relative
+    if not path.exists():
+        reason = f"shared data file {path} not found (set GHNAS_SHARED_DATA)"
+        if os.environ.get("GHNAS_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def cifar10_1k() -> Path:
+    """The 1,000-image CIFAR-10 arrays file."""
+    return require_shared_file("cifar10/cifar10-1k.npz")
