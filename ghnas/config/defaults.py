@@ -147,6 +147,8 @@ _C.SEARCH.CRITERION = "accuracy"
 # recorded in the results header.
 _C.SEARCH.EVAL_IMAGES = 500
 _C.SEARCH.EVAL_BATCH_SIZE = 250
+# Trained GHN to rank with; empty = the "ghn" phase's OUTPUT_DIR/ghn/model_final.pth.
+_C.SEARCH.GHN_CHECKPOINT = ""
 # Architectures whose weights are generated together in one packed graph.
 _C.SEARCH.ARCH_BATCH = 8
 # Also score every architecture with an untrained GHN (same initialisation seed) and report

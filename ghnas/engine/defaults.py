@@ -1,0 +1,104 @@
+"""What every entry point does the same way: arguments, setup, and one-line errors."""
+
+import argparse
+import logging
+import os
+import random
+import sys
+from typing import Callable, List, Optional
+
+import numpy as np
+import torch
+
+from ghnas.config import CfgNode, get_cfg
+from ghnas.utils.errors import GhnasError
+from ghnas.utils.file_io import PathManager
+
+logger = logging.getLogger("ghnas")
+
+AMP_DTYPES = ("none", "float16", "bfloat16")
+
+
+def default_argument_parser(description: str = "ghnas") -> argparse.ArgumentParser:
+    """``--config-file FILE [--resume] [KEY VALUE ...]``."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog="Example: tools/train_net.py --config-file configs/quick/classification.yaml "
+        "SOLVER.MAX_ITER 100",
+    )
+    parser.add_argument("--config-file", required=True, metavar="FILE", help="YAML config")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in OUTPUT_DIR where it stopped"
+    )
+    parser.add_argument(
+        "opts", nargs=argparse.REMAINDER, default=[], help="config overrides as KEY VALUE pairs"
+    )
+    return parser
+
+
+def config_from_args(args, extend: Optional[Callable[[CfgNode], None]] = None) -> CfgNode:
+    """Defaults (plus a project's ``extend(cfg)`` keys), then the file, then the overrides."""
+    cfg = get_cfg()
+    if extend is not None:
+        extend(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(list(args.opts))
+    check_common_keys(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def check_common_keys(cfg: CfgNode) -> None:
+    """Values whose type is right but whose content is not (one line each)."""
+    device = cfg.MODEL.DEVICE
+    if device.split(":")[0] not in ("cpu", "cuda"):
+        raise GhnasError(f"MODEL.DEVICE: '{device}' is not 'cpu' or 'cuda'")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise GhnasError("MODEL.DEVICE is 'cuda' but no CUDA device is available; use 'cpu'")
+    if cfg.MODEL.AMP_DTYPE not in AMP_DTYPES:
+        raise GhnasError(f"MODEL.AMP_DTYPE: '{cfg.MODEL.AMP_DTYPE}' is not one of {AMP_DTYPES}")
+
+
+def default_setup(cfg: CfgNode, args) -> None:
+    """Create OUTPUT_DIR, log to the console and ``log.txt``, dump the config, seed."""
+    PathManager.mkdirs(cfg.OUTPUT_DIR)
+    setup_logger(os.path.join(cfg.OUTPUT_DIR, "log.txt"))
+    logger.info(f"command: {' '.join(sys.argv)}")
+    logger.info(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cfg.MODEL.DEVICE}")
+    with PathManager.open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+        f.write(cfg.dump())
+    random.seed(cfg.SEED)
+    np.random.seed(cfg.SEED)
+    torch.manual_seed(cfg.SEED)
+
+
+def setup_logger(path: Optional[str] = None) -> logging.Logger:
+    """The "ghnas" logger: time-stamped lines on stderr and, if given, in ``path``."""
+    formatter = logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    handlers: List[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if path:
+        handlers.append(logging.FileHandler(path))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    return logger
+
+
+def run_cli(main: Callable[[argparse.Namespace], object], args: argparse.Namespace) -> int:
+    """Run ``main(args)``; bad input becomes one line on stderr and exit status 2."""
+    try:
+        main(args)
+    except GhnasError as e:
+        print(f"ghnas: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "ghnas: interrupted; rerun the same command with --resume to continue", file=sys.stderr
+        )
+        return 130
+    return 0

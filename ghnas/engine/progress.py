@@ -1,0 +1,58 @@
+"""Progress lines (rate, ETA) on the log and as JSON lines in ``metrics.jsonl``."""
+
+import logging
+import time
+from typing import Any, Optional
+
+from ghnas.utils.file_io import append_jsonl_line
+
+logger = logging.getLogger("ghnas")
+
+
+class Progress:
+    """Tracks a phase of ``total`` units (iterations, architectures) started at ``done``.
+
+    ``log(done, archs, **values)`` prints ``phase [done/total] ... archs/s, ETA`` and appends the
+    same record to ``metrics_path`` (if given).
+    """
+
+    def __init__(
+        self, *, phase: str, total: int, done: int = 0, metrics_path: Optional[str] = None
+    ):
+        self.phase = phase
+        self.total = total
+        self.metrics_path = metrics_path
+        self._start_time = time.perf_counter()
+        self._start_done = done
+        self._archs = 0
+
+    def elapsed(self) -> float:
+        """Seconds since this progress started."""
+        return time.perf_counter() - self._start_time
+
+    def log(self, done: int, archs: int, **values: Any) -> None:
+        """Report that ``done`` units are finished, ``archs`` architectures processed so far."""
+        elapsed = self.elapsed()
+        rate = (done - self._start_done) / max(elapsed, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        archs_per_s = archs / max(elapsed, 1e-9)
+        shown = "  ".join(f"{k}: {_fmt(v)}" for k, v in values.items())
+        logger.info(
+            f"{self.phase} [{done}/{self.total}]  {shown}  archs/s: {archs_per_s:.1f}  "
+            f"ETA: {_duration(eta)}"
+        )
+        if self.metrics_path:
+            record = {"phase": self.phase, "step": done, "archs_per_s": archs_per_s, **values}
+            record["eta_s"] = round(eta, 1) if eta != float("inf") else None
+            append_jsonl_line(self.metrics_path, record)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

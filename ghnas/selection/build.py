@@ -1,0 +1,18 @@
+"""SELECTION_REGISTRY and its builder."""
+
+from fvcore.common.registry import Registry
+
+from ghnas.utils.registry import lookup
+
+SELECTION_REGISTRY = Registry("SELECTION")
+SELECTION_REGISTRY.__doc__ = """
+Registry for selection criteria. An entry is a function named after the criterion (the value of
+``SEARCH.CRITERION``) called as ``entry(cfg)``; it returns an object with
+``score(network, params, batches) -> float`` (higher is better) that evaluates ``network`` with
+the generated ``params`` on the fixed evaluation ``batches``.
+"""
+
+
+def build_criterion(cfg):
+    """Build the criterion named by ``cfg.SEARCH.CRITERION``."""
+    return lookup(SELECTION_REGISTRY, cfg.SEARCH.CRITERION, "SEARCH.CRITERION")(cfg)

@@ -1,0 +1,5 @@
+from ghnas.trainers import ghn_trainer as _ghn_trainer  # noqa: F401  (registration)
+from ghnas.trainers.build import TRAINER_REGISTRY, build_trainer
+from ghnas.trainers.ghn_trainer import GHNTrainer
+
+__all__ = ["TRAINER_REGISTRY", "GHNTrainer", "build_trainer"]

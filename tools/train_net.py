@@ -1,0 +1,43 @@
+#!/usr/bin/env python
+"""Run the phases a config lists: ``ghn`` (train the GHN), then ``search`` (rank architectures).
+
+    python tools/train_net.py --config-file FILE.yaml [--resume] [KEY VALUE ...]
+
+Every phase reads and writes under OUTPUT_DIR, so a phase can be rerun alone (``PHASES
+"['search']"``) and an interrupted run continues with ``--resume``.
+"""
+
+import sys
+
+from ghnas.data import build_dataset
+from ghnas.engine import config_from_args, default_argument_parser, default_setup, run_cli
+from ghnas.search import RandomSearch
+from ghnas.trainers import build_trainer
+from ghnas.utils.errors import GhnasError
+
+PHASES = ("ghn", "search")
+
+
+def setup(args, extend=None):
+    """Config from defaults, file and overrides; output directory, logging, seeds."""
+    cfg = config_from_args(args, extend)
+    unknown = [p for p in cfg.PHASES if p not in PHASES]
+    if unknown or not cfg.PHASES:
+        raise GhnasError(f"PHASES: {list(cfg.PHASES)} is not a non-empty list of {PHASES}")
+    default_setup(cfg, args)
+    return cfg
+
+
+def main(args, extend=None):
+    """Build the dataset once, then run each phase in order."""
+    cfg = setup(args, extend)
+    splits = build_dataset(cfg)
+    if "ghn" in cfg.PHASES:
+        build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)
+    if "search" in cfg.PHASES:
+        return RandomSearch.from_config(cfg, splits).run(resume=args.resume)
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main, default_argument_parser(__doc__.splitlines()[0]).parse_args()))
