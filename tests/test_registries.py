@@ -33,7 +33,9 @@ def names(registry):
 
 
 COMBINATIONS = list(
-    itertools.product(names(SEARCH_SPACE_REGISTRY), names(GHN_REGISTRY), names(PROPAGATION_REGISTRY))
+    itertools.product(
+        names(SEARCH_SPACE_REGISTRY), names(GHN_REGISTRY), names(PROPAGATION_REGISTRY)
+    )
 )
 
 

@@ -13,17 +13,21 @@ BLOCK_INPUTS: Tuple[str, str] = ("input_prev", "input_prevprev")
 def dag_hash(
     labels: Sequence[str], parents: Sequence[Sequence[int]], outputs: Iterable[int]
 ) -> str:
-    """SHA-256 of a DAG up to isomorphism.
+    """SHA-256 of a DAG that is equal for isomorphic DAGs.
 
-    The signature of a node is (its label, the sorted signatures of its parents); the graph is
-    given by the sorted signatures of its output nodes. Signatures are themselves hashed
-    (Merkle style) so that deep graphs stay linear in size; isomorphic graphs hash equal.
+    The signature of a node is (its label, the sorted signatures of its parents), hashed Merkle
+    style so deep graphs stay linear in size. The signature of the graph's outputs alone would
+    merge "twin" nodes (same label, same inputs) into one, so the hash also covers the multiset
+    of all node signatures and of all edges as (parent signature, child signature) pairs. All
+    three are isomorphism invariants, so isomorphic graphs always hash equal.
     """
     signatures: List[str] = []
     for label, node_parents in zip(labels, parents):
         parent_sigs = sorted(signatures[p] for p in node_parents)
         signatures.append(_sha(label + "(" + ",".join(parent_sigs) + ")"))
-    return _sha("[" + ",".join(sorted(signatures[o] for o in outputs)) + "]")
+    edges = sorted(signatures[p] + ">" + signatures[v] for v, ps in enumerate(parents) for p in ps)
+    parts = [sorted(signatures[o] for o in outputs), sorted(signatures), edges]
+    return _sha("|".join(",".join(part) for part in parts))
 
 
 def _sha(text: str) -> str:
@@ -83,6 +87,11 @@ class BlockArchitecture:
             return cls(tuple(n["op"] for n in nodes), tuple(tuple(n["inputs"]) for n in nodes))
         except KeyError as e:
             raise GhnasError(f"architecture: a node lacks the key {e.args[0]!r}") from None
+        except TypeError:
+            raise GhnasError(
+                "architecture: each node needs 'op' (a string) and 'inputs' (a list of node "
+                "indices)"
+            ) from None
 
 
 def _validate(ops: Tuple[str, ...], parents: Tuple[Tuple[int, ...], ...]) -> None:
@@ -95,7 +104,7 @@ def _validate(ops: Tuple[str, ...], parents: Tuple[Tuple[int, ...], ...]) -> Non
     num_total = len(ops) + 2
     for j, (op, node_parents) in enumerate(zip(ops, parents)):
         node = j + 2
-        if op not in CLASSIFICATION_OPS:
+        if not isinstance(op, str) or op not in CLASSIFICATION_OPS:
             accepted = ", ".join(CLASSIFICATION_OPS)
             raise GhnasError(
                 f"architecture: node {node} has unknown op {op!r}; accepted: {accepted}"

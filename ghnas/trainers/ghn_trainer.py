@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from fvcore.common.checkpoint import PeriodicCheckpointer
-from fvcore.common.param_scheduler import MultiStepParamScheduler
+from fvcore.common.param_scheduler import ConstantParamScheduler, MultiStepParamScheduler
 
 from ghnas.data import TrainBatchStream
 from ghnas.engine.progress import Progress
@@ -62,9 +62,12 @@ class GHNTrainer:
         self.optimizer = torch.optim.Adam(ghn.parameters(), lr=base_lr)
         values = [base_lr * lr_decay_factor**i for i in range(len(lr_decay_points) + 1)]
         milestones = [int(round(p * max_iter)) for p in lr_decay_points]
-        self.lr_schedule = MultiStepParamScheduler(
-            values, num_updates=max_iter, milestones=milestones
-        )
+        if max_iter > len(values) and all(0 < m < max_iter for m in milestones):
+            self.lr_schedule = MultiStepParamScheduler(
+                values, num_updates=max_iter, milestones=milestones
+            )
+        else:  # too few iterations to place the decay points (smoke runs)
+            self.lr_schedule = ConstantParamScheduler(base_lr)
         self.rng_state = RNGState({"architectures": arch_rng, "batches": stream})
         PathManager.mkdirs(os.path.join(output_dir, "ghn"))
         self.checkpointer = ghn_checkpointer(

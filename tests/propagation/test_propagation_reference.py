@@ -31,7 +31,10 @@ FAMILIES = {
 MAX_MODULES = 4
 META = DatasetMetadata(num_classes=3, channels=3, image_size=8, mean=(0.5,) * 3, std=(0.2,) * 3)
 
-PROPAGATIONS = {"forward_backward": ForwardBackwardPropagation, "synchronous": SynchronousPropagation}
+PROPAGATIONS = {
+    "forward_backward": ForwardBackwardPropagation,
+    "synchronous": SynchronousPropagation,
+}
 
 
 def random_module_dag(rng: np.random.Generator, n: int):

@@ -53,7 +53,9 @@ FLOP_SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize("setting", FLOP_SETTINGS, ids=lambda s: "N{}-B{}-F{}-S{}-K{}-C{}".format(*s))
+@pytest.mark.parametrize(
+    "setting", FLOP_SETTINGS, ids=lambda s: "N{}-B{}-F{}-S{}-K{}-C{}".format(*s)
+)
 def test_analytic_flops_equal_fvcore(setting):
     n, b, f, size, classes, channels = setting
     sp = space(n, b, f, size, num_classes=classes, channels=channels)

@@ -1,0 +1,222 @@
+"""Bad input gives one line on stderr naming what is wrong, exit status 2, no traceback."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_config import TINY_OVERRIDES
+
+from ghnas.engine import default_argument_parser, run_cli
+from ghnas.utils.errors import GhnasError
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = str(REPO / "configs" / "quick" / "classification.yaml")
+sys.path.insert(0, str(REPO / "tools"))
+import train_net  # noqa: E402
+
+
+def run(capsys, *argv):
+    """Run train_net's main in-process; return (exit status, stderr)."""
+    args = default_argument_parser().parse_args(list(argv))
+    status = run_cli(train_net.main, args)
+    return status, capsys.readouterr().err
+
+
+def one_line_error(capsys, *argv) -> str:
+    status, err = run(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert status == 2, err
+    assert "Traceback" not in err, err
+    errors = [line for line in lines if line.startswith("ghnas: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], err
+    return errors[0]
+
+
+@pytest.fixture
+def out(tmp_path):
+    return ["OUTPUT_DIR", str(tmp_path / "out")]
+
+
+def test_unknown_key(capsys, out):
+    line = one_line_error(capsys, "--config-file", QUICK, *out, "GHN.NUM_PASES", "3")
+    assert "GHN.NUM_PASES" in line and "defaults.py" in line
+
+
+def test_wrong_type(capsys, out):
+    line = one_line_error(capsys, "--config-file", QUICK, *out, "SOLVER.MAX_ITER", "many")
+    assert "SOLVER.MAX_ITER" in line and "many" in line
+
+
+@pytest.mark.parametrize(
+    "key, accepted",
+    [
+        ("SEARCH_SPACE.NAME", "classification"),
+        ("GHN.NAME", "ghn_shared_branch"),
+        ("GHN.PROPAGATION", "forward_backward"),
+        ("SEARCH.CRITERION", "accuracy"),
+        ("DATASETS.NAME", "digits"),
+        ("GHN.TRAINER", "ghn"),
+    ],
+)
+def test_unknown_registry_name(capsys, out, key, accepted):
+    line = one_line_error(capsys, "--config-file", QUICK, *out, *TINY_OVERRIDES, key, "nope")
+    assert key in line and "'nope'" in line and accepted in line
+
+
+def test_missing_config_file(capsys, tmp_path):
+    line = one_line_error(capsys, "--config-file", str(tmp_path / "absent.yaml"))
+    assert "absent.yaml" in line and "not found" in line
+
+
+def test_unparseable_config_file(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("GHN:\n  NAME: [unclosed\n")
+    line = one_line_error(capsys, "--config-file", str(bad))
+    assert "bad.yaml" in line and "cannot parse" in line
+
+
+def test_unknown_key_in_file(capsys, tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("SOLVER:\n  MAX_ITERS: 3\n")
+    line = one_line_error(capsys, "--config-file", str(bad))
+    assert "typo.yaml" in line and "SOLVER.MAX_ITERS" in line
+
+
+def test_missing_dataset(capsys, out, tmp_path):
+    missing = str(tmp_path / "nothing.npz")
+    line = one_line_error(
+        capsys, "--config-file", QUICK, *out, "DATASETS.NAME", "npz", "DATASETS.PATH", missing
+    )
+    assert "DATASETS.PATH" in line and "nothing.npz" in line
+
+
+def test_malformed_dataset(capsys, out, tmp_path):
+    import numpy as np
+
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((10, 8, 8, 3), np.uint8))
+    line = one_line_error(
+        capsys, "--config-file", QUICK, *out, "DATASETS.NAME", "npz", "DATASETS.PATH", str(bad)
+    )
+    assert "y_train" in line
+
+
+def test_val_size_too_large(capsys, out):
+    line = one_line_error(capsys, "--config-file", QUICK, *out, "DATASETS.VAL_SIZE", "5000")
+    assert "DATASETS.VAL_SIZE" in line and "1797" in line
+
+
+def test_unknown_phase(capsys, out):
+    line = one_line_error(capsys, "--config-file", QUICK, *out, "PHASES", "['ghn','train']")
+    assert "PHASES" in line and "search" in line
+
+
+def test_malformed_architecture_in_results_file():
+    from ghnas.structures.architecture import BlockArchitecture
+
+    with pytest.raises(GhnasError, match="cycle"):
+        BlockArchitecture.from_dict(
+            json.loads(
+                '{"nodes": [{"op": "conv_1x1", "inputs": [0, 3]}, '
+                '{"op": "identity", "inputs": [1, 2]}]}'
+            )
+        )
+
+
+def _train_tiny(capsys, out_dir, *extra):
+    status, err = run(
+        capsys,
+        "--config-file",
+        QUICK,
+        "OUTPUT_DIR",
+        str(out_dir),
+        *TINY_OVERRIDES,
+        "SOLVER.MAX_ITER",
+        "2",
+        "PHASES",
+        "['ghn']",
+        *extra,
+    )
+    assert status == 0, err
+    return out_dir / "ghn" / "model_final.pth"
+
+
+def test_ghn_checkpoint_from_another_space(capsys, tmp_path):
+    ckpt = _train_tiny(capsys, tmp_path / "a")
+    data = torch.load(ckpt)
+    data["space"] = "nasbench201"
+    foreign = tmp_path / "foreign.pth"
+    torch.save(data, foreign)
+    line = one_line_error(
+        capsys,
+        "--config-file",
+        QUICK,
+        "OUTPUT_DIR",
+        str(tmp_path / "b"),
+        *TINY_OVERRIDES,
+        "PHASES",
+        "['search']",
+        "SEARCH.GHN_CHECKPOINT",
+        str(foreign),
+    )
+    assert "'nasbench201'" in line and "'classification'" in line
+
+
+def test_ghn_checkpoint_for_another_width(capsys, tmp_path):
+    ckpt = _train_tiny(capsys, tmp_path / "a")
+    line = one_line_error(
+        capsys,
+        "--config-file",
+        QUICK,
+        "OUTPUT_DIR",
+        str(tmp_path / "b"),
+        *TINY_OVERRIDES,
+        "PHASES",
+        "['search']",
+        "SEARCH.GHN_CHECKPOINT",
+        str(ckpt),
+        "MODEL.INIT_CHANNELS",
+        "8",
+    )
+    assert "weight_families" in line
+
+
+def test_missing_ghn_checkpoint(capsys, tmp_path):
+    line = one_line_error(
+        capsys,
+        "--config-file",
+        QUICK,
+        "OUTPUT_DIR",
+        str(tmp_path / "b"),
+        *TINY_OVERRIDES,
+        "PHASES",
+        "['search']",
+    )
+    assert "model_final.pth" in line and "not found" in line
+
+
+def test_real_command_line_prints_no_traceback(tmp_path):
+    """The actual process: exit status 2 and a single stderr line."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "train_net.py"),
+            "--config-file",
+            QUICK,
+            "OUTPUT_DIR",
+            str(tmp_path),
+            "MODEL.BOGUS",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "ghnas: error: command-line override: Non-existent key: MODEL.BOGUS "
+        "(see ghnas/config/defaults.py for every accepted key)"
+    ]
