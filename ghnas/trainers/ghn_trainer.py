@@ -7,6 +7,7 @@ back-propagates the mean training loss into the GHN. Adam, learning rate halved 
 every random generator, so ``--resume`` continues bit for bit.
 """
 
+import dataclasses
 import logging
 import math
 import os
@@ -102,7 +103,7 @@ class GHNTrainer:
             output_dir=cfg.OUTPUT_DIR,
             checkpoint_period=cfg.SOLVER.CHECKPOINT_PERIOD,
             log_period=cfg.SOLVER.LOG_PERIOD,
-            identity=ghn_identity(cfg, space),
+            identity={**ghn_identity(cfg, space), "dataset_meta": dataclasses.asdict(splits.meta)},
             amp_dtype=cfg.MODEL.AMP_DTYPE,
         )
 

@@ -1,0 +1,87 @@
+"""A small Python API for users who bring their own candidates.
+
+Usage::
+
+    from ghnas.api import load_ghn
+    trained = load_ghn("output/quick_classification/ghn/model_final.pth")
+    arch = trained.space.sample(numpy.random.default_rng(0))       # or your own architecture
+    network = trained.network_with_generated_weights(arch)          # an ordinary nn.Module
+    scores = trained.score(archs, batches)                         # what the search does
+
+The run's ``config.yaml`` (next to the ``ghn/`` folder) says how to rebuild the space and the
+GHN; the checkpoint carries the dataset metadata the networks need.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ghnas.config import CfgNode, get_cfg
+from ghnas.data.metadata import DatasetMetadata
+from ghnas.ghn import GraphHyperNetwork, build_ghn
+from ghnas.ghn.checkpoint import load_ghn_weights
+from ghnas.layers.batch_statistics import instantiate_for_generated_weights
+from ghnas.search.scoring import ArchitectureScorer
+from ghnas.search_spaces import SearchSpace, build_search_space
+from ghnas.selection import build_criterion
+from ghnas.utils.errors import GhnasError
+
+
+@dataclass
+class TrainedGHN:
+    """A trained GHN with the search space and config it belongs to."""
+
+    ghn: GraphHyperNetwork
+    space: SearchSpace
+    cfg: CfgNode
+
+    @torch.no_grad()
+    def generate(self, archs: Sequence[Any]) -> List[dict]:
+        """Generated parameters (name -> tensor) of each architecture."""
+        self.ghn.eval()
+        return self.ghn.generate(self.space, archs)
+
+    def network_with_generated_weights(self, arch: Any) -> nn.Module:
+        """``space.build_network(arch)`` holding the GHN's weights (BN affine at 1 and 0)."""
+        device = next(self.ghn.parameters()).device
+        network = instantiate_for_generated_weights(self.space, arch, device)
+        network.load_state_dict(self.generate([arch])[0], strict=False)
+        return network
+
+    def score(
+        self, archs: Sequence[Any], batches: Sequence[Tuple[torch.Tensor, torch.Tensor]]
+    ) -> List[float]:
+        """Scores of ``archs`` by the config's criterion on ``batches``, as the search does."""
+        scorer = ArchitectureScorer(
+            ghn=self.ghn,
+            space=self.space,
+            criterion=build_criterion(self.cfg),
+            batches=list(batches),
+            arch_batch=self.cfg.SEARCH.ARCH_BATCH,
+        )
+        return scorer.score(list(archs))
+
+
+def load_ghn(checkpoint: str, config_file: Optional[str] = None) -> TrainedGHN:
+    """Load a GHN saved by the "ghn" phase; ``config_file`` defaults to the run's config.yaml."""
+    if config_file is None:
+        config_file = os.path.join(os.path.dirname(os.path.dirname(checkpoint)), "config.yaml")
+    cfg = get_cfg(config_file)
+    meta = DatasetMetadata(**_metadata_fields(checkpoint))
+    space = build_search_space(cfg, meta)
+    ghn = build_ghn(cfg, space)
+    load_ghn_weights(ghn, checkpoint, cfg, space)
+    return TrainedGHN(ghn=ghn.eval(), space=space, cfg=cfg)
+
+
+def _metadata_fields(checkpoint: str) -> dict:
+    """The dataset metadata stored by the GHN trainer (space and shape checks come later)."""
+    if not os.path.isfile(checkpoint):
+        raise GhnasError(f"GHN checkpoint not found: {checkpoint}")
+    fields = torch.load(checkpoint, map_location="cpu").get("dataset_meta")
+    if fields is None:
+        raise GhnasError(f"GHN checkpoint {checkpoint} holds no dataset metadata")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
