@@ -1,24 +1,17 @@
-"""Throughput of the GHN: batched vs one architecture at a time vs the node-by-node reference.
+"""GHN throughput: batched vs one architecture at a time vs the node-by-node reference.
 
-Measured, in architectures per second (median of ``--repeats`` after one warm-up), on random
-architectures of the classification space (CIFAR-like metadata: 10 classes, 3 channels, 32 px)
-with forward-backward propagation: propagation (``ghn.embed(packed)``, final node embeddings)
-and generation (``ghn(packed)``, propagation plus the hypernet H producing every weight), each
-in three modes: ``batched`` (all ``--num-archs`` packed into one graph), ``one at a time`` (the
-same batched code on single-graph packs, once per architecture) and ``reference``
-(``ghnas.ghn.reference``, node by node, timed on ``--reference-archs`` architectures only; it
-always runs on CPU since it builds CPU tensors). These run under ``torch.no_grad()`` (inference,
-as in ranking). A training figure (forward, then backward of the sum of every generated weight)
-compares batched with one at a time.
+Architectures/s (median of ``--repeats`` after one warm-up) on random architectures of the
+classification space (CIFAR-like: 10 classes, 3 channels, 32 px), forward-backward propagation,
+under ``torch.no_grad()`` (inference, as in ranking), of propagation (``ghn.embed(packed)``) and
+full generation (``ghn(packed)``: propagation + hypernet), each ``batched`` (``--num-archs``
+packed together), ``one at a time`` (the batched code on single-graph packs) and ``reference``
+(``ghnas.ghn.reference``, node by node, on ``--reference-archs`` only; always on CPU). A training
+column (forward + backward of the sum of all generated weights) compares batched and one at a
+time. Graph building (``space.to_graph``) and packing (``ghn.pack``) are timed apart and are NOT
+in those figures; an end-to-end ``ghn.generate(space, archs)`` figure includes them. Batched and
+reference embeddings and weights are first checked to agree within 1e-4.
 
-Graph building (``space.to_graph``) and packing (``ghn.pack``) are timed separately and are NOT
-included in the propagation/generation/training figures; an end-to-end batched figure
-(``ghn.generate(space, archs)`` = building + packing + generation) is printed too. Before timing,
-batched and reference outputs (embeddings and weights) are checked to agree to 1e-4.
-
-Run (defaults: N=17, B=18, F=32, T=5, 32 architectures, 1 thread; a few minutes on CPU)::
-
-    python benchmarks/ghn_throughput.py
+    python benchmarks/ghn_throughput.py          # N=17 B=18 F=32 T=5, 32 archs: ~3 min, 1 core
     python benchmarks/ghn_throughput.py --num-archs 8 --repeats 1 --reference-archs 1  # quick
 """
 
@@ -26,6 +19,7 @@ import argparse
 import copy
 import statistics
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -59,13 +53,19 @@ def median_seconds(fn, repeats: int, device: str) -> float:
     """Median wall time of ``fn()`` after one untimed warm-up call."""
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     fn(), sync()  # warm-up
-    times = []
+    times = []  # each call's result is dropped inside the timed region, as in real use
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def each(fn, items) -> None:
+    """Call ``fn`` on every item, dropping each result before the next call (one at a time)."""
+    for item in items:
+        fn(item)
 
 
 def max_abs_diff(ghn, ref_ghn, packed, count: int) -> tuple:
@@ -95,20 +95,24 @@ def main() -> None:
     cfg.MODEL.DEVICE = args.device
     ghn = build_ghn(cfg, space).eval()
     ref_ghn = copy.deepcopy(ghn).cpu()
+    ref_embed = partial(reference_embed, ref_ghn)
     rng = np.random.default_rng(args.seed)
     archs = [space.sample(rng) for _ in range(args.num_archs)]
-    n, n_ref, reps = args.num_archs, min(args.reference_archs, args.num_archs), args.repeats
+    n, n_ref, dev = args.num_archs, min(args.reference_archs, args.num_archs), args.device
+
+    def timed(fn, device=dev) -> float:
+        return median_seconds(fn, args.repeats, device)
 
     # Host-side preparation, timed apart and excluded from every figure below.
-    t_graph = median_seconds(lambda: [space.to_graph(a) for a in archs], reps, args.device)
+    t_graph = timed(lambda: [space.to_graph(a) for a in archs])
     graphs = [space.to_graph(a) for a in archs]
-    t_pack = median_seconds(lambda: ghn.pack(graphs), reps, args.device)
-    t_pack1 = median_seconds(lambda: [ghn.pack([g]) for g in graphs], reps, args.device)
+    t_pack = timed(lambda: ghn.pack(graphs))
+    t_pack1 = timed(lambda: [ghn.pack([g]) for g in graphs])
     packed, singles, ref_graphs = ghn.pack(graphs), [ghn.pack([g]) for g in graphs], graphs[:n_ref]
     print(
         f"N={args.nodes} B={args.blocks} F={args.channels} T={args.passes}, {n} archs "
-        f"({packed.num_nodes} nodes packed), forward_backward, device={args.device}, "
-        f"threads={args.threads}, torch {torch.__version__}, median of {reps} after 1 warm-up"
+        f"({packed.num_nodes} nodes packed), forward_backward, device={dev}, threads="
+        f"{args.threads}, torch {torch.__version__}, median of {args.repeats} after 1 warm-up"
     )
 
     with torch.no_grad():
@@ -121,26 +125,23 @@ def main() -> None:
         )
         if not ok:
             raise SystemExit("batched and reference outputs disagree; timings would be moot")
-        dev = args.device
-        runs = {
-            ("batched", "embed"): (lambda: ghn.embed(packed), dev),
-            ("batched", "gen"): (lambda: ghn(packed), dev),
-            ("single", "embed"): (lambda: [ghn.embed(p) for p in singles], dev),
-            ("single", "gen"): (lambda: [ghn(p) for p in singles], dev),
-            ("ref", "embed"): (lambda: [reference_embed(ref_ghn, g) for g in ref_graphs], "cpu"),
-            ("ref", "gen"): (lambda: reference_generate(ref_ghn, ref_graphs), "cpu"),
+        t = {
+            ("batched", "embed"): timed(lambda: ghn.embed(packed)),
+            ("batched", "gen"): timed(lambda: ghn(packed)),
+            ("single", "embed"): timed(lambda: each(ghn.embed, singles)),
+            ("single", "gen"): timed(lambda: each(ghn, singles)),
+            ("ref", "embed"): timed(lambda: each(ref_embed, ref_graphs), "cpu"),
+            ("ref", "gen"): timed(lambda: reference_generate(ref_ghn, ref_graphs), "cpu"),
         }
-        t = {key: median_seconds(fn, reps, d) for key, (fn, d) in runs.items()}
-        t_e2e = median_seconds(lambda: ghn.generate(space, archs), reps, args.device)
+        t_e2e = timed(lambda: ghn.generate(space, archs))
 
-    def train_step(packs) -> None:
-        for p in packs:
-            weights = ghn(p)
-            torch.stack([w.sum() for d in weights for w in d.values()]).sum().backward()
+    def train_step(p) -> None:
+        weights = ghn(p)
+        torch.stack([w.sum() for d in weights for w in d.values()]).sum().backward()
 
     ghn.train()
-    t[("batched", "train")] = median_seconds(lambda: train_step([packed]), reps, args.device)
-    t[("single", "train")] = median_seconds(lambda: train_step(singles), reps, args.device)
+    t[("batched", "train")] = timed(lambda: train_step(packed))
+    t[("single", "train")] = timed(lambda: each(train_step, singles))
     ghn.zero_grad(set_to_none=True)
 
     counts = {"batched": n, "single": n, "ref": n_ref}
@@ -156,10 +157,8 @@ def main() -> None:
         for m in labels
     ]
     for other, name in (("ref", "batched / reference"), ("single", "batched / one at a time")):
-        ratios = [
-            rate[("batched", c)] / rate[(other, c)] if (other, c) in rate else None for c in cols
-        ]
-        rows.append([name, ""] + [f"{r:.1f}x" if r else "-" for r in ratios])
+        ratio = {c: rate[("batched", c)] / rate[(other, c)] for c in cols if (other, c) in rate}
+        rows.append([name, ""] + [f"{ratio[c]:.1f}x" if c in ratio else "-" for c in cols])
     headers = ["mode", "archs", "propagation/s", "generation/s", "train f+b/s"]
     print("\nArchitectures/s; no_grad except train f+b; graph building and packing excluded")
     print(tabulate(rows, headers=headers))
