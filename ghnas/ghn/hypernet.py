@@ -12,7 +12,7 @@ from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from ghnas.search_spaces.base import WeightFamily
 from ghnas.structures.packed_graph import PackedGraph
@@ -46,9 +46,32 @@ class HyperNetwork(nn.Module):
             )
         self._row_cache: Dict[Tuple[GroupKey, torch.device], torch.Tensor] = {}
 
+    def branch_name(self, family: str) -> str:
+        """Name of the output layer serving ``family``."""
+        return "shared" if self.shared_branch else family
+
     def branch(self, family: str) -> nn.Linear:
         """The output layer serving ``family``."""
-        return self.branches["shared" if self.shared_branch else family]
+        return self.branches[self.branch_name(family)]
+
+    def selected_rows(self, keys, device: torch.device) -> Dict[GroupKey, Tuple[Tensor, Tensor]]:
+        """(weight rows, bias rows) of the output layer for every group ``key``.
+
+        One ``index_select`` per branch rather than per group: in backward each selection
+        allocates a gradient the size of its whole branch, and a branch serves many groups.
+        """
+        by_branch: Dict[str, List[GroupKey]] = {}
+        for key in keys:
+            by_branch.setdefault(self.branch_name(key[0]), []).append(key)
+        selected = {}
+        for name, branch_keys in by_branch.items():
+            rows = [self.rows(key, device) for key in branch_keys]
+            sizes = [r.numel() for r in rows]
+            every_row = torch.cat(rows)
+            weights = self.branches[name].weight.index_select(0, every_row).split(sizes)
+            biases = self.branches[name].bias.index_select(0, every_row).split(sizes)
+            selected.update(zip(branch_keys, zip(weights, biases)))
+        return selected
 
     def rows(self, key: GroupKey, device: torch.device) -> torch.Tensor:
         """Indices of the branch outputs that make a ``key = (family, slot, shape)`` tensor."""
@@ -65,6 +88,7 @@ class HyperNetwork(nn.Module):
         w_src, w_dst = self.edge_fc.weight.split(h.shape[1], dim=1)
         edge_src, edge_dst = h @ w_src.t(), h @ w_dst.t() + self.edge_fc.bias
         outputs = {}
+        selected = self.selected_rows(groups, h.device)
         for key, (nodes, sources) in groups.items():
             nodes_t = torch.as_tensor(nodes, device=h.device)
             if self.families[key[0]].source == "edge":
@@ -72,10 +96,7 @@ class HyperNetwork(nn.Module):
                 x = F.relu(edge_src.index_select(0, sources_t) + edge_dst.index_select(0, nodes_t))
             else:
                 x = node_hidden.index_select(0, nodes_t)
-            branch, rows = self.branch(key[0]), self.rows(key, h.device)
-            out = F.linear(
-                x, branch.weight.index_select(0, rows), branch.bias.index_select(0, rows)
-            )
+            out = F.linear(x, *selected[key])
             outputs[key] = out.view(len(nodes), *key[2]).unbind(0)
         return [
             {
