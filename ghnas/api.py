@@ -45,7 +45,13 @@ class TrainedGHN:
         return self.ghn.generate(self.space, archs)
 
     def network_with_generated_weights(self, arch: Any) -> nn.Module:
-        """``space.build_network(arch)`` holding the GHN's weights (BN affine at 1 and 0)."""
+        """``space.build_network(arch)`` holding the GHN's weights (BN affine at 1 and 0).
+
+        Its BatchNorm running statistics are the initial ones: the GHN predicts weights for
+        batch-statistics BN, so run it in train mode inside
+        ``ghnas.layers.batch_statistics.batch_statistics(network)`` as the search does (or
+        recompute the statistics, e.g. with fvcore's precise BN, before ``eval()``).
+        """
         device = next(self.ghn.parameters()).device
         network = instantiate_for_generated_weights(self.space, arch, device)
         network.load_state_dict(self.generate([arch])[0], strict=False)

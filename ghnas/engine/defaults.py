@@ -42,14 +42,18 @@ def config_from_args(args, extend: Optional[Callable[[CfgNode], None]] = None) -
     if extend is not None:
         extend(cfg)
     cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(list(args.opts))
-    check_common_keys(cfg)
+    opts = list(args.opts)
+    if "--resume" in opts:  # argparse leaves flags given after the overrides among them
+        opts.remove("--resume")
+        args.resume = True
+    cfg.merge_from_list(opts)
+    check_values(cfg)
     cfg.freeze()
     return cfg
 
 
-def check_common_keys(cfg: CfgNode) -> None:
-    """Values whose type is right but whose content is not (one line each)."""
+def check_values(cfg: CfgNode) -> None:
+    """Values whose type is right but whose content is not (one line each), before any work."""
     device = cfg.MODEL.DEVICE
     if device.split(":")[0] not in ("cpu", "cuda"):
         raise GhnasError(f"MODEL.DEVICE: '{device}' is not 'cpu' or 'cuda'")
@@ -57,6 +61,29 @@ def check_common_keys(cfg: CfgNode) -> None:
         raise GhnasError("MODEL.DEVICE is 'cuda' but no CUDA device is available; use 'cpu'")
     if cfg.MODEL.AMP_DTYPE not in AMP_DTYPES:
         raise GhnasError(f"MODEL.AMP_DTYPE: '{cfg.MODEL.AMP_DTYPE}' is not one of {AMP_DTYPES}")
+    if cfg.MODEL.AMP_DTYPE == "float16" and "ghn" in cfg.PHASES:
+        raise GhnasError(
+            "MODEL.AMP_DTYPE: float16 needs loss scaling, which GHN training does not do; use "
+            "'bfloat16' or 'none' for the ghn phase (float16 is fine for a search-only run)"
+        )
+    positive = ["GHN.NUM_PASSES", "GHN.HIDDEN_SIZE", "GHN.MESSAGE_HIDDEN_SIZE",
+                "GHN.HYPERNET_HIDDEN_SIZE", "SOLVER.BASE_LR"]  # fmt: skip
+    for key in positive:
+        section, name = key.split(".")
+        if not cfg[section][name] > 0:
+            raise GhnasError(f"{key} must be > 0, got {cfg[section][name]}")
+    if cfg.SEED < 0:
+        raise GhnasError(f"SEED must be >= 0, got {cfg.SEED}")
+    if not 0 < cfg.SOLVER.LR_DECAY_FACTOR <= 1:
+        raise GhnasError(
+            f"SOLVER.LR_DECAY_FACTOR must be in (0, 1], got {cfg.SOLVER.LR_DECAY_FACTOR}"
+        )
+    points = list(cfg.SOLVER.LR_DECAY_POINTS)
+    if any(not 0 < p < 1 for p in points) or points != sorted(set(points)):
+        raise GhnasError(
+            "SOLVER.LR_DECAY_POINTS must be increasing fractions of MAX_ITER in (0, 1), "
+            f"got {points}"
+        )
 
 
 def default_setup(cfg: CfgNode, args) -> None:

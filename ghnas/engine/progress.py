@@ -24,7 +24,6 @@ class Progress:
         self.metrics_path = metrics_path
         self._start_time = time.perf_counter()
         self._start_done = done
-        self._archs = 0
 
     def elapsed(self) -> float:
         """Seconds since this progress started."""

@@ -24,6 +24,21 @@ def ghn_checkpointer(ghn, save_dir: str, **checkpointables: Any) -> Checkpointer
     return checkpointer
 
 
+# GHN.* keys that change what a trained GHN computes; a checkpoint is only used with its own.
+ARCHITECTURE_KEYS = (
+    "NAME",
+    "PROPAGATION",
+    "NUM_PASSES",
+    "HIDDEN_SIZE",
+    "MESSAGE_HIDDEN_SIZE",
+    "HYPERNET_HIDDEN_SIZE",
+    "SEPARATE_BACKWARD_MESSAGE",
+    "STACKED",
+    "SHARE_PARAMETERS",
+    "PASS_EMBEDDINGS",
+)
+
+
 def ghn_identity(cfg, space) -> Dict[str, Any]:
     """What a GHN checkpoint must match: stored in it, compared when loading."""
     return {
@@ -31,24 +46,28 @@ def ghn_identity(cfg, space) -> Dict[str, Any]:
         "space": space.name,
         "op_vocabulary": list(space.op_vocabulary),
         "weight_families": {k: list(f.shape) for k, f in space.weight_families.items()},
-        "ghn_config": cfg.GHN.dump(),
+        "ghn_architecture": {k: cfg.GHN[k] for k in ARCHITECTURE_KEYS},
     }
 
 
-def check_ghn_checkpoint(path: str, cfg, space) -> Dict[str, Any]:
-    """Read the checkpoint at ``path`` and raise :class:`GhnasError` if it does not fit."""
+def read_checkpoint(path: str) -> Dict[str, Any]:
+    """The dict saved at ``path``; a missing or unreadable file is a :class:`GhnasError`."""
     if not PathManager.exists(path):
         raise GhnasError(f"GHN checkpoint not found: {path}")
     with PathManager.open(path, "rb") as f:
         try:
-            data = torch.load(f, map_location="cpu")
+            return torch.load(f, map_location="cpu")
         except Exception as e:  # a truncated or foreign file
-            raise GhnasError(f"cannot read GHN checkpoint {path}: {type(e).__name__}") from None
-    expected = ghn_identity(cfg, space)
-    if data.get("schema_version") != GHN_SCHEMA_VERSION:
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise GhnasError(f"cannot read GHN checkpoint {path}: {reason}") from None
+
+
+def check_identity(data: Dict[str, Any], expected: Dict[str, Any], path: str) -> None:
+    """Raise :class:`GhnasError` naming the first way ``data`` differs from ``expected``."""
+    if data.get("schema_version") != expected["schema_version"]:
         raise GhnasError(
             f"GHN checkpoint {path} has schema version {data.get('schema_version')}, "
-            f"expected {GHN_SCHEMA_VERSION}"
+            f"expected {expected['schema_version']}"
         )
     if data.get("space") != expected["space"]:
         raise GhnasError(
@@ -58,9 +77,24 @@ def check_ghn_checkpoint(path: str, cfg, space) -> Dict[str, Any]:
     for key in ("op_vocabulary", "weight_families"):
         if data.get(key) != expected[key]:
             raise GhnasError(
-                f"GHN checkpoint {path} has a different {key} than space '{space.name}' builds "
-                "(another INIT_CHANNELS, dataset or space version?)"
+                f"GHN checkpoint {path} has a different {key} than space '{expected['space']}' "
+                "builds (another MODEL.INIT_CHANNELS, dataset or space version?)"
             )
+    theirs, ours = data.get("ghn_architecture", {}), expected["ghn_architecture"]
+    changed = [f"GHN.{k}: {theirs.get(k)!r} in the checkpoint, {v!r} in the config"
+               for k, v in ours.items() if theirs.get(k) != v]  # fmt: skip
+    if changed:
+        raise GhnasError(f"GHN checkpoint {path} was trained differently: {'; '.join(changed)}")
+    for key in set(expected) - {"schema_version", "space", "op_vocabulary", "weight_families",
+                                "ghn_architecture"}:  # fmt: skip
+        if data.get(key) != expected[key]:
+            raise GhnasError(f"GHN checkpoint {path} was made with another {key}")
+
+
+def check_ghn_checkpoint(path: str, cfg, space) -> Dict[str, Any]:
+    """Read the checkpoint at ``path`` and raise :class:`GhnasError` if it does not fit."""
+    data = read_checkpoint(path)
+    check_identity(data, ghn_identity(cfg, space), path)
     return data
 
 

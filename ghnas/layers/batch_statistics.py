@@ -1,7 +1,7 @@
 """Running a candidate network with generated weights: batch statistics, no buffer updates."""
 
 import contextlib
-from typing import Iterator
+from typing import Dict, Iterator
 
 import torch
 from torch import nn
@@ -42,3 +42,18 @@ def instantiate_for_generated_weights(space, arch, device: torch.device) -> nn.M
         if hasattr(module, "reset_parameters") and (has_buffers or set(own) - generated):
             module.reset_parameters()
     return network
+
+
+def autocast_context(device: torch.device, amp_dtype: str):
+    """``torch.autocast`` for ``MODEL.AMP_DTYPE`` ("none" disables it)."""
+    if amp_dtype == "none":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=getattr(torch, amp_dtype))
+
+
+def run_with_generated_weights(
+    network: nn.Module, params: Dict[str, torch.Tensor], x: torch.Tensor, amp_dtype: str = "none"
+) -> torch.Tensor:
+    """``network(x)`` with the generated ``params`` in place of its own, BN on batch statistics."""
+    with batch_statistics(network), autocast_context(x.device, amp_dtype):
+        return torch.func.functional_call(network, params, (x,), strict=False)

@@ -4,7 +4,7 @@ Eq. 15 updates the nodes one at a time in a topological order s, then in reverse
 the last node. A node's forward update reads only its parents, which every topological order
 has already updated, so all nodes of one level may be updated at once with the same result.
 Backward updates read children; the reverse sweep starts below the graph's unique sink, which is
-exactly the node Eq. 15 skips at the turnaround. ``ghnas/propagation/reference.py`` holds the
+exactly the node Eq. 15 skips at the turnaround. ``ghnas/ghn/reference.py`` holds the
 literal node-by-node version the tests compare against.
 """
 

@@ -7,6 +7,7 @@ With ``SEARCH.UNTRAINED_BASELINE`` every architecture is also scored by the GHN 
 before training, to show what training bought.
 """
 
+import hashlib
 import logging
 import os
 import time
@@ -27,6 +28,15 @@ from ghnas.selection import build_criterion
 from ghnas.utils.errors import GhnasError
 
 logger = logging.getLogger("ghnas")
+
+
+def state_fingerprint(module: torch.nn.Module) -> str:
+    """Short SHA-256 of a module's state: tells whether two runs ranked with the same GHN."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def count_parameters(space, arch) -> int:
@@ -87,6 +97,9 @@ class RandomSearch:
             "seed": cfg.SEED,
             "num_nodes": cfg.SEARCH_SPACE.NUM_NODES,
             "untrained_baseline": cfg.SEARCH.UNTRAINED_BASELINE,
+            # Which GHN scored, and how candidates were packed: a resumed search must match.
+            "arch_batch": cfg.SEARCH.ARCH_BATCH,
+            "ghn_fingerprint": state_fingerprint(trained),
         }
         return cls(
             space=space,

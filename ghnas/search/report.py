@@ -46,7 +46,7 @@ def write_report(path: str, rows, k: int, criterion: str, timings: Dict[str, str
 
     table = top_table(rows, k, criterion)
     text = [
-        f"# Top {k} of {len(rows)} architectures ({header['space']}, {criterion})",
+        f"# Top {min(k, len(rows))} of {len(rows)} architectures ({header['space']}, {criterion})",
         "",
         f"Scored on {header['eval_images']} validation images in batches of "
         f"{header['eval_batch_size']}, seed {header['seed']}.",

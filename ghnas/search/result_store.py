@@ -31,6 +31,11 @@ class ResultStore:
                         f"({_difference(lines[0], self.header)}); use another OUTPUT_DIR or "
                         "run without --resume"
                     )
+                for number, row in enumerate(lines[1:], start=2):
+                    if not {"hash", "score", "arch"} <= set(row):
+                        raise GhnasError(
+                            f"{self.path}, line {number}: a row needs 'arch', 'hash' and 'score'"
+                        )
                 return lines[1:]
         with PathManager.open(self.path, "w"):
             pass

@@ -81,7 +81,7 @@ class ClassificationSearchSpace(SearchSpace):
             ops, parents = [], []
             for j in range(self.num_nodes):
                 earlier = j + 2
-                k = min(int(rng.integers(1, 3)), earlier)
+                k = int(rng.integers(1, 3))  # earlier >= 2, so 1 or 2 always fit
                 parents.append(tuple(int(p) for p in rng.choice(earlier, size=k, replace=False)))
                 ops.append(OP_NAMES[int(rng.integers(len(OP_NAMES)))])
             read = {p for ps in parents for p in ps}

@@ -1,20 +1,12 @@
 """The ``accuracy`` criterion: validation accuracy with generated weights, in [0, 1]."""
 
-import contextlib
 from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
 
-from ghnas.layers.batch_statistics import batch_statistics
+from ghnas.layers.batch_statistics import run_with_generated_weights
 from ghnas.selection.build import SELECTION_REGISTRY
-
-
-def autocast_context(device: torch.device, amp_dtype: str):
-    """``torch.autocast`` for ``MODEL.AMP_DTYPE`` ("none" disables it)."""
-    if amp_dtype == "none":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=getattr(torch, amp_dtype))
 
 
 class AccuracyCriterion:
@@ -36,12 +28,10 @@ class AccuracyCriterion:
     ) -> float:
         """Accuracy of ``network`` with ``params`` over ``batches``."""
         correct, total = 0, 0
-        with batch_statistics(network):
-            for x, y in batches:
-                with autocast_context(x.device, self.amp_dtype):
-                    logits = torch.func.functional_call(network, params, (x,), strict=False)
-                correct += int((logits.argmax(1) == y).sum())
-                total += int(y.numel())
+        for x, y in batches:
+            logits = run_with_generated_weights(network, params, x, self.amp_dtype)
+            correct += int((logits.argmax(1) == y).sum())
+            total += int(y.numel())
         return correct / max(total, 1)
 
 

@@ -22,10 +22,12 @@ from fvcore.common.param_scheduler import ConstantParamScheduler, MultiStepParam
 from ghnas.data import TrainBatchStream
 from ghnas.engine.progress import Progress
 from ghnas.ghn import build_ghn
-from ghnas.ghn.checkpoint import ghn_checkpointer, ghn_identity
-from ghnas.layers.batch_statistics import batch_statistics, instantiate_for_generated_weights
+from ghnas.ghn.checkpoint import check_identity, ghn_checkpointer, ghn_identity, read_checkpoint
+from ghnas.layers.batch_statistics import (
+    instantiate_for_generated_weights,
+    run_with_generated_weights,
+)
 from ghnas.search_spaces import build_search_space
-from ghnas.selection import autocast_context
 from ghnas.trainers.build import TRAINER_REGISTRY
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
@@ -63,11 +65,13 @@ class GHNTrainer:
         self.optimizer = torch.optim.Adam(ghn.parameters(), lr=base_lr)
         values = [base_lr * lr_decay_factor**i for i in range(len(lr_decay_points) + 1)]
         milestones = [int(round(p * max_iter)) for p in lr_decay_points]
-        if max_iter > len(values) and all(0 < m < max_iter for m in milestones):
+        bounds = [0] + milestones + [max_iter]
+        if max_iter > len(values) and all(a < b for a, b in zip(bounds, bounds[1:])):
             self.lr_schedule = MultiStepParamScheduler(
                 values, num_updates=max_iter, milestones=milestones
             )
         else:  # too few iterations to place the decay points (smoke runs)
+            logger.info(f"ghn: {max_iter} iterations are too few for LR decay; constant LR")
             self.lr_schedule = ConstantParamScheduler(base_lr)
         self.rng_state = RNGState({"architectures": arch_rng, "batches": stream})
         PathManager.mkdirs(os.path.join(output_dir, "ghn"))
@@ -111,10 +115,17 @@ class GHNTrainer:
         """Run (or, with ``resume``, continue) training; returns the trained GHN."""
         start_iter, seconds = 0, 0.0
         if resume and self.checkpointer.has_checkpoint():
-            checkpoint = self.checkpointer.resume_or_load("", resume=True)
+            path = self.checkpointer.get_checkpoint_file()
+            check_identity(read_checkpoint(path), self.identity, path)
+            checkpoint = self.checkpointer.resume_or_load(path, resume=True)
             start_iter = checkpoint.get("iteration", -1) + 1
             seconds = float(checkpoint.get("train_seconds", 0.0))
             logger.info(f"ghn: resuming from iteration {start_iter}")
+        elif not resume:
+            # A fresh run must never be "resumed" from an older run's checkpoints later on.
+            stale = os.path.join(self.checkpointer.save_dir, "last_checkpoint")
+            if PathManager.exists(stale):
+                PathManager.rm(stale)
         if start_iter >= self.max_iter:
             logger.info("ghn: already trained; nothing to do")
             return self.ghn
@@ -143,8 +154,7 @@ class GHNTrainer:
         losses = []
         for arch, arch_params in zip(archs, params):
             network = instantiate_for_generated_weights(self.space, arch, x.device)
-            with batch_statistics(network), autocast_context(x.device, self.amp_dtype):
-                logits = torch.func.functional_call(network, arch_params, (x,), strict=False)
+            logits = run_with_generated_weights(network, arch_params, x, self.amp_dtype)
             losses.append(F.cross_entropy(logits.float(), y))
         loss = torch.stack(losses).mean()
         value = float(loss.detach())
@@ -155,8 +165,13 @@ class GHNTrainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.clip_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.ghn.parameters(), self.clip_grad_norm)
+        max_norm = self.clip_grad_norm if self.clip_grad_norm > 0 else float("inf")
+        norm = float(torch.nn.utils.clip_grad_norm_(self.ghn.parameters(), max_norm))
+        if not math.isfinite(norm):
+            raise GhnasError(
+                f"GHN training diverged: gradient norm is {norm} at iteration {iteration} "
+                f"(loss {value:.4g}); lower SOLVER.BASE_LR (no checkpoint was written for it)"
+            )
         self.optimizer.step()
         return value
 

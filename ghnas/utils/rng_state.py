@@ -26,6 +26,8 @@ class RNGState:
             "numpy": [legacy[0], torch.from_numpy(legacy[1].astype(np.int64)), *legacy[2:]],
             "torch": torch.get_rng_state(),
         }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
         for name, gen in self.generators.items():
             if isinstance(gen, np.random.Generator):
                 state[name] = gen.bit_generator.state
@@ -39,6 +41,8 @@ class RNGState:
         name, key, *rest = state["numpy"]
         np.random.set_state((name, key.numpy().astype(np.uint32), *rest))
         torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
         for name, gen in self.generators.items():
             if isinstance(gen, np.random.Generator):
                 gen.bit_generator.state = state[name]

@@ -114,16 +114,39 @@ def test_unknown_phase(capsys, out):
     assert "PHASES" in line and "search" in line
 
 
-def test_malformed_architecture_in_results_file():
+def test_malformed_architecture_in_results_file(tmp_path):
+    """An architecture read back from a results file is validated (here: a cycle)."""
+    from ghnas.search import load_results
     from ghnas.structures.architecture import BlockArchitecture
 
-    with pytest.raises(GhnasError, match="cycle"):
-        BlockArchitecture.from_dict(
-            json.loads(
-                '{"nodes": [{"op": "conv_1x1", "inputs": [0, 3]}, '
-                '{"op": "identity", "inputs": [1, 2]}]}'
-            )
-        )
+    path = tmp_path / "results.jsonl"
+    row = {
+        "arch": {
+            "nodes": [{"op": "conv_1x1", "inputs": [0, 3]}, {"op": "identity", "inputs": [1, 2]}]
+        },
+        "hash": "x",
+        "score": 0.5,
+    }
+    path.write_text(json.dumps({"schema_version": 1}) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(GhnasError, match="cycle through nodes 2 -> 3 -> 2"):
+        BlockArchitecture.from_dict(load_results(str(path))[0]["arch"])
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("SEED", "-1", "SEED must be >= 0"),
+        ("GHN.HIDDEN_SIZE", "0", "GHN.HIDDEN_SIZE must be > 0"),
+        ("SOLVER.BASE_LR", "-0.1", "SOLVER.BASE_LR must be > 0"),
+        ("SOLVER.LR_DECAY_POINTS", "[0.75, 0.5]", "SOLVER.LR_DECAY_POINTS must be increasing"),
+        ("SOLVER.LR_DECAY_POINTS", "[0.5, 1.0]", "SOLVER.LR_DECAY_POINTS must be increasing"),
+        ("MODEL.AMP_DTYPE", "float16", "loss scaling"),
+        ("MODEL.DEVICE", "tpu", "MODEL.DEVICE"),
+    ],
+)
+def test_bad_values(capsys, out, key, value, message):
+    line = one_line_error(capsys, "--config-file", QUICK, *out, key, value)
+    assert message in line
 
 
 def _train_tiny(capsys, out_dir, *extra):
@@ -182,6 +205,43 @@ def test_ghn_checkpoint_for_another_width(capsys, tmp_path):
         "8",
     )
     assert "weight_families" in line
+
+
+def test_ghn_checkpoint_trained_with_other_ghn_settings(capsys, tmp_path):
+    ckpt = _train_tiny(capsys, tmp_path / "a")
+    line = one_line_error(
+        capsys, "--config-file", QUICK, "OUTPUT_DIR", str(tmp_path / "b"), *TINY_OVERRIDES,
+        "PHASES", "['search']", "SEARCH.GHN_CHECKPOINT", str(ckpt), "GHN.NUM_PASSES", "3"
+    )  # fmt: skip
+    assert "GHN.NUM_PASSES: 1 in the checkpoint, 3 in the config" in line
+
+
+def test_resume_with_changed_ghn_settings(capsys, tmp_path):
+    _train_tiny(capsys, tmp_path / "a", "SOLVER.MAX_ITER", "10")
+    line = one_line_error(
+        capsys, "--config-file", QUICK, "OUTPUT_DIR", str(tmp_path / "a"), *TINY_OVERRIDES,
+        "PHASES", "['ghn']", "GHN.HIDDEN_SIZE", "16", "--resume"
+    )  # fmt: skip
+    assert "GHN.HIDDEN_SIZE: 32 in the checkpoint, 16 in the config" in line
+
+
+def test_resume_with_a_damaged_results_file(capsys, tmp_path):
+    status, err = run(
+        capsys, "--config-file", QUICK, "OUTPUT_DIR", str(tmp_path), *TINY_OVERRIDES,
+        "SOLVER.MAX_ITER", "2"
+    )  # fmt: skip
+    assert status == 0, err
+    results = tmp_path / "search" / "results.jsonl"
+    lines = results.read_text().splitlines()
+    row = json.loads(lines[2])
+    del row["hash"]
+    lines[2] = json.dumps(row)
+    results.write_text("\n".join(lines) + "\n")
+    line = one_line_error(
+        capsys, "--config-file", QUICK, "OUTPUT_DIR", str(tmp_path), *TINY_OVERRIDES,
+        "SOLVER.MAX_ITER", "2", "--resume"
+    )  # fmt: skip
+    assert "results.jsonl, line 3" in line
 
 
 def test_missing_ghn_checkpoint(capsys, tmp_path):
