@@ -13,10 +13,13 @@ import torch
 from torch.func import functional_call
 
 from ghnas.config import get_cfg
+from ghnas.data import build_dataset
 from ghnas.data.metadata import DatasetMetadata
 from ghnas.ghn import GHN_REGISTRY, build_ghn
 from ghnas.propagation import PROPAGATION_REGISTRY, build_propagation
 from ghnas.search_spaces import SEARCH_SPACE_REGISTRY, SearchSpace, build_search_space
+from ghnas.selection import SELECTION_REGISTRY, build_criterion
+from ghnas.trainers import TRAINER_REGISTRY, build_trainer
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.registry import lookup
 
@@ -119,3 +122,34 @@ def test_lookup_returns_the_registered_object():
             assert lookup(registry, name, key) is obj
         with pytest.raises(GhnasError, match="registered: " + ", ".join(names(registry))):
             lookup(registry, "missing", key)
+
+
+@pytest.mark.parametrize("criterion", names(SELECTION_REGISTRY))
+def test_every_criterion_scores_generated_weights(criterion):
+    """Each selection criterion gives a finite score for a network with generated weights."""
+    cfg = tiny_cfg("classification", "ghn", "forward_backward")
+    cfg.SEARCH.CRITERION = criterion
+    space = build_search_space(cfg, META)
+    arch = space.sample(np.random.default_rng(0))
+    with torch.no_grad():
+        params = build_ghn(cfg, space).generate(space, [arch])[0]
+    batches = [(torch.randn(6, *space.input_shape), torch.randint(0, 3, (6,)))]
+    score = build_criterion(cfg).score(space.build_network(arch), params, batches)
+    assert np.isfinite(score)
+
+
+@pytest.mark.parametrize("trainer", names(TRAINER_REGISTRY))
+def test_every_trainer_trains(trainer, tmp_path):
+    """Each trainer builds from a config and trains two iterations to a finite model."""
+    cfg = tiny_cfg("classification", "ghn", "forward_backward")
+    cfg.GHN.TRAINER = trainer
+    cfg.OUTPUT_DIR = str(tmp_path)
+    cfg.DATASETS.NAME = "digits"
+    cfg.DATASETS.VAL_SIZE = 100
+    cfg.INPUT.SIZE = 8
+    cfg.SOLVER.IMS_PER_BATCH = 8
+    cfg.GHN.TRAIN_NUM_NODES = 2
+    splits = build_dataset(cfg)
+    cfg.SOLVER.MAX_ITER = 2
+    model = build_trainer(cfg, splits, "GHN.TRAINER").train(resume=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
