@@ -107,7 +107,12 @@ class GHNTrainer:
             output_dir=cfg.OUTPUT_DIR,
             checkpoint_period=cfg.SOLVER.CHECKPOINT_PERIOD,
             log_period=cfg.SOLVER.LOG_PERIOD,
-            identity={**ghn_identity(cfg, space), "dataset_meta": dataclasses.asdict(splits.meta)},
+            # Resuming must continue the same training: same GHN, dataset and GHN settings.
+            identity={
+                **ghn_identity(cfg, space),
+                "dataset_meta": dataclasses.asdict(splits.meta),
+                "ghn_config": cfg.GHN.dump(),
+            },
             amp_dtype=cfg.MODEL.AMP_DTYPE,
         )
 

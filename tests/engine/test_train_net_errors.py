@@ -280,3 +280,16 @@ def test_real_command_line_prints_no_traceback(tmp_path):
         "ghnas: error: command-line override: Non-existent key: MODEL.BOGUS "
         "(see ghnas/config/defaults.py for every accepted key)"
     ]
+
+
+def test_quick_command_runs_on_real_cifar10_images(capsys, tmp_path, cifar10_1k):
+    """The quick command with the npz overrides of the README runs on real CIFAR-10 images."""
+    status, err = run(
+        capsys, "--config-file", QUICK, "OUTPUT_DIR", str(tmp_path), *TINY_OVERRIDES,
+        "DATASETS.NAME", "npz", "DATASETS.PATH", str(cifar10_1k), "DATASETS.VAL_SIZE", "200",
+        "INPUT.HORIZONTAL_FLIP", "True", "SOLVER.MAX_ITER", "4",
+    )  # fmt: skip
+    assert status == 0, err
+    lines = (tmp_path / "search" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 1 + 12
+    assert all(0 <= json.loads(line)["score"] <= 1 for line in lines[1:])
