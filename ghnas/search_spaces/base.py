@@ -42,8 +42,8 @@ class SearchSpace(ABC):
     - ``build_network(arch)``: an ``nn.Module`` whose ``generated_parameter_names()`` are
       exactly the requested names (everything but BN affine);
     - ``generated_parameter_shapes(arch)``: name -> shape of those parameters;
-    - ``analytic_flops(arch)``: FLOPs counted as fvcore does (eval mode, batch 1, one
-      multiply-add = one FLOP).
+    - ``analytic_flops(arch)``: FLOPs exactly as ``ghnas.utils.flops.count_flops`` (fvcore,
+      eval mode, batch 1, one multiply-add = one FLOP) counts the built network.
 
     An architecture is frozen plain data with ``to_dict()``, ``canonical_hash`` and validation
     on construction.
@@ -93,7 +93,7 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def analytic_flops(self, arch: Any) -> int:
-        """FLOPs of ``build_network(arch)`` as fvcore counts them, without building it."""
+        """``count_flops(build_network(arch), input_shape)`` without building the network."""
 
 
 def generated_parameter_names(network: nn.Module) -> List[str]:

@@ -1,11 +1,9 @@
 """The classification space: analytic FLOPs, sampling, and the graph it hands to the GHN."""
 
 import collections
-import warnings
 
 import numpy as np
 import pytest
-import torch
 from scipy.stats import chisquare
 
 from ghnas.data.metadata import DatasetMetadata
@@ -13,10 +11,7 @@ from ghnas.layers.classification_ops import CLASSIFICATION_OPS
 from ghnas.search_spaces import ClassificationSearchSpace
 from ghnas.structures.architecture import BlockArchitecture
 from ghnas.utils.errors import GhnasError
-
-with warnings.catch_warnings():  # fvcore scripts a helper with the deprecated torch.jit.script
-    warnings.simplefilter("ignore", FutureWarning)
-    from fvcore.nn import FlopCountAnalysis
+from ghnas.utils.flops import count_flops
 
 
 def meta(image_size: int, num_classes: int = 10, channels: int = 3) -> DatasetMetadata:
@@ -36,10 +31,7 @@ def space(n: int, b: int, f: int, size: int, **kwargs) -> ClassificationSearchSp
 
 
 def fvcore_flops(sp: ClassificationSearchSpace, arch: BlockArchitecture) -> int:
-    net = sp.build_network(arch).eval()
-    analysis = FlopCountAnalysis(net, torch.zeros(1, *sp.input_shape))
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    return int(analysis.total())
+    return count_flops(sp.build_network(arch), sp.input_shape)
 
 
 # (N, B, F, image size, classes, channels): odd sizes (15, 9, 7) round up at each stride; B=1 and
