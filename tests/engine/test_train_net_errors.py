@@ -167,52 +167,33 @@ def _train_tiny(capsys, out_dir, *extra):
     return out_dir / "ghn" / "model_final.pth"
 
 
+def search_error(capsys, out_dir, checkpoint, *extra) -> str:
+    """The one-line error of a search-only run with the GHN at ``checkpoint``."""
+    return one_line_error(
+        capsys, "--config-file", QUICK, "OUTPUT_DIR", str(out_dir), *TINY_OVERRIDES,
+        "PHASES", "['search']", "SEARCH.GHN_CHECKPOINT", str(checkpoint), *extra
+    )  # fmt: skip
+
+
 def test_ghn_checkpoint_from_another_space(capsys, tmp_path):
     ckpt = _train_tiny(capsys, tmp_path / "a")
     data = torch.load(ckpt)
     data["space"] = "nasbench201"
     foreign = tmp_path / "foreign.pth"
     torch.save(data, foreign)
-    line = one_line_error(
-        capsys,
-        "--config-file",
-        QUICK,
-        "OUTPUT_DIR",
-        str(tmp_path / "b"),
-        *TINY_OVERRIDES,
-        "PHASES",
-        "['search']",
-        "SEARCH.GHN_CHECKPOINT",
-        str(foreign),
-    )
+    line = search_error(capsys, tmp_path / "b", foreign)
     assert "'nasbench201'" in line and "'classification'" in line
 
 
 def test_ghn_checkpoint_for_another_width(capsys, tmp_path):
     ckpt = _train_tiny(capsys, tmp_path / "a")
-    line = one_line_error(
-        capsys,
-        "--config-file",
-        QUICK,
-        "OUTPUT_DIR",
-        str(tmp_path / "b"),
-        *TINY_OVERRIDES,
-        "PHASES",
-        "['search']",
-        "SEARCH.GHN_CHECKPOINT",
-        str(ckpt),
-        "MODEL.INIT_CHANNELS",
-        "8",
-    )
+    line = search_error(capsys, tmp_path / "b", ckpt, "MODEL.INIT_CHANNELS", "8")
     assert "weight_families" in line
 
 
 def test_ghn_checkpoint_trained_with_other_ghn_settings(capsys, tmp_path):
     ckpt = _train_tiny(capsys, tmp_path / "a")
-    line = one_line_error(
-        capsys, "--config-file", QUICK, "OUTPUT_DIR", str(tmp_path / "b"), *TINY_OVERRIDES,
-        "PHASES", "['search']", "SEARCH.GHN_CHECKPOINT", str(ckpt), "GHN.NUM_PASSES", "3"
-    )  # fmt: skip
+    line = search_error(capsys, tmp_path / "b", ckpt, "GHN.NUM_PASSES", "3")
     assert "GHN.NUM_PASSES: 1 in the checkpoint, 3 in the config" in line
 
 
