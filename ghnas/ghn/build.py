@@ -20,6 +20,7 @@ def ghn_kwargs(cfg, space) -> dict:
         vocabulary=space.op_vocabulary,
         families=space.weight_families,
         num_modules=space.num_modules,
+        node_feature_sizes=space.node_feature_sizes,
         propagation=build_propagation(cfg),
         num_passes=cfg.GHN.NUM_PASSES,
         hidden_size=cfg.GHN.HIDDEN_SIZE,

@@ -13,7 +13,7 @@ embedding h_{A_i}; M(h_{A_i}) is added to the message of every input node of mod
 when passing is off). With sharing off each module index has its own embedding, M and U.
 """
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ class GraphHyperNetwork(nn.Module):
         vocabulary: Sequence[str],
         families: Dict[str, WeightFamily],
         num_modules: int,
+        node_feature_sizes: Optional[Dict[str, int]] = None,
         propagation,
         num_passes: int,
         hidden_size: int = 32,
@@ -56,6 +57,13 @@ class GraphHyperNetwork(nn.Module):
         sets = num_modules if stacked and not share_parameters else 1
         self.embeddings = nn.ModuleList(
             nn.Embedding(len(vocabulary), hidden_size) for _ in range(sets)
+        )
+        # One embedding per extra node feature: together with the type embedding this is the
+        # concatenated one-hots through one learned linear map (appendix 7.2, anytime).
+        features = dict(node_feature_sizes or {})
+        self.feature_embeddings = nn.ModuleList(
+            nn.ModuleDict({k: nn.Embedding(n, hidden_size) for k, n in features.items()})
+            for _ in range(sets)
         )
         self.cells = nn.ModuleList(
             GraphCell(
@@ -79,22 +87,41 @@ class GraphHyperNetwork(nn.Module):
 
     def module_parameters(self, module: int) -> Tuple[nn.Embedding, GraphCell]:
         """The embedding and cell used for stacked module ``module``."""
+        return self.embeddings[self._set(module)], self.cells[self._set(module)]
+
+    def _set(self, module: int) -> int:
+        """Index of the parameter set used for ``module`` (0 when parameters are shared)."""
         if len(self.cells) == 1:
-            return self.embeddings[0], self.cells[0]
+            return 0
         if module >= len(self.cells):
             raise GhnasError(
                 f"GHN: graph has module {module} but the GHN (sharing off) was built for "
                 f"{len(self.cells)} modules"
             )
-        return self.embeddings[module], self.cells[module]
+        return module
+
+    def initial_state(self, module: int, types: torch.Tensor, features: Dict[str, torch.Tensor]):
+        """h^(0): the type embedding plus the embedding of every node feature."""
+        h = self.embeddings[self._set(module)](types)
+        embeddings = self.feature_embeddings[self._set(module)]
+        if set(features) != set(embeddings):
+            raise GhnasError(
+                f"GHN: graph node features {sorted(features)} differ from the GHN's "
+                f"{sorted(embeddings)}"
+            )
+        for name, values in features.items():
+            h = h + embeddings[name](values)
+        return h
 
     def embed(self, packed: PackedGraph) -> torch.Tensor:
         """Final node embeddings h^(T) of the packed batch, in its node order."""
         outputs: List[torch.Tensor] = []
         graph_embedding = self.embeddings[0].weight.new_zeros(packed.num_archs, self.hidden_size)
         for m, schedule in enumerate(packed.modules):
-            embedding, cell = self.module_parameters(m)
-            h = embedding(packed.node_types[schedule.start : schedule.stop])
+            _, cell = self.module_parameters(m)
+            part = slice(schedule.start, schedule.stop)
+            features = {k: v[part] for k, v in packed.node_features.items()}
+            h = self.initial_state(m, packed.node_types[part], features)
             bias = torch.zeros_like(h)
             if schedule.input_nodes.numel():
                 passed = (

@@ -28,8 +28,11 @@ def reference_embed(ghn: GraphHyperNetwork, graph: ComputationGraph) -> Dict[int
         inside = [(u, v) for u, v in edges if modules[u] == m and modules[v] == m]
         inputs = {v for u, v in edges if modules[u] != m and modules[v] == m}
         embedding, cell = ghn.module_parameters(m)
+        feature_embeddings = ghn.feature_embeddings[0 if len(ghn.cells) == 1 else m]
         for v in nodes:
             h[v] = embedding(torch.tensor(ghn.vocabulary[graph.node_types[v]]))
+            for name, values in graph.node_features.items():
+                h[v] = h[v] + feature_embeddings[name](torch.tensor(int(values[v])))
         passed = previous if ghn.pass_embeddings else torch.zeros_like(previous)
         bias = {v: cell.message(passed) if v in inputs else torch.zeros_like(passed) for v in nodes}
         parents = {v: [u for u, w in inside if w == v] for v in nodes}

@@ -137,10 +137,10 @@ class RandomSearch:
             todo = [i for i, arch in enumerate(chunk) if arch.canonical_hash not in done]
             if not todo:
                 continue
-            scores = self.scorer.score_chunk(chunk)
+            results = self.scorer.evaluate_chunk(chunk)
             baseline = self.baseline_scorer.score_chunk(chunk) if self.baseline_scorer else None
             for i in todo:
-                row = self.row(chunk[i], scores[i], baseline[i] if baseline else None)
+                row = self.row(chunk[i], results[i], baseline[i] if baseline else None)
                 self.store.append(row)
                 rows.append(row)
                 scored += 1
@@ -149,14 +149,14 @@ class RandomSearch:
         self.report(rows, seconds, resumed=resume and scored < len(rows))
         return rank_rows(rows)
 
-    def row(self, arch, score: float, untrained_score) -> Dict[str, Any]:
-        """The results.jsonl line of one architecture."""
+    def row(self, arch, result: Dict[str, Any], untrained_score) -> Dict[str, Any]:
+        """The results.jsonl line of one architecture (the criterion may add or refine fields)."""
         row = {
             "arch": arch.to_dict(),
             "hash": arch.canonical_hash,
-            "score": score,
             "params": count_parameters(self.space, arch),
             "flops": self.space.analytic_flops(arch),
+            **result,
         }
         if untrained_score is not None:
             row["score_untrained_ghn"] = untrained_score

@@ -33,13 +33,17 @@ class ArchitectureScorer:
         self.ghn.eval()
         return self.ghn.generate(self.space, archs)
 
-    def score_chunk(self, archs: Sequence[Any]) -> List[float]:
-        """Scores of ``archs``, generated together."""
-        scores = []
+    def evaluate_chunk(self, archs: Sequence[Any]) -> List[Dict[str, Any]]:
+        """The criterion's results (``"score"``, extra fields) of ``archs`` generated together."""
+        results = []
         for arch, params in zip(archs, self.generate(archs)):
             network = instantiate_for_generated_weights(self.space, arch, self.device)
-            scores.append(self.criterion.score(network, params, self.batches))
-        return scores
+            results.append(self.criterion.evaluate(network, params, self.batches))
+        return results
+
+    def score_chunk(self, archs: Sequence[Any]) -> List[float]:
+        """Scores of ``archs``, generated together."""
+        return [result["score"] for result in self.evaluate_chunk(archs)]
 
     def chunks(self, archs: Sequence[Any]) -> List[Sequence[Any]]:
         """``archs`` cut into the chunks whose weights are generated together."""

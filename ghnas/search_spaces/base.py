@@ -34,8 +34,9 @@ class SearchSpace(ABC):
     ``SEARCH_SPACE_REGISTRY``. The contract:
 
     - ``name`` and ``op_vocabulary``: the node types its graphs use (the GHN embeds them);
-    - ``weight_families``: the hypernet output branches its parameters come from, and
-      ``num_modules``: how many stacked modules its graphs have (1 for a flat graph);
+    - ``weight_families``: the hypernet output branches its parameters come from,
+      ``num_modules``: how many stacked modules its graphs have (1 for a flat graph), and
+      ``node_feature_sizes``: extra categorical node attributes (none by default);
     - ``sample(rng)``: one architecture drawn with a ``numpy.random.Generator``;
     - ``architecture_from_dict(data)``: the inverse of ``arch.to_dict()``;
     - ``to_graph(arch)``: the :class:`ComputationGraph` including every parameter request;
@@ -65,6 +66,11 @@ class SearchSpace(ABC):
     def num_modules(self) -> int:
         """Stacked modules in every graph of the space."""
         return 1
+
+    @property
+    def node_feature_sizes(self) -> Dict[str, int]:
+        """Categorical node features its graphs carry besides the type: name -> values."""
+        return {}
 
     @property
     def input_shape(self) -> Tuple[int, int, int]:

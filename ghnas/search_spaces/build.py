@@ -1,7 +1,5 @@
 """SEARCH_SPACE_REGISTRY and its builder."""
 
-from typing import Optional
-
 from fvcore.common.registry import Registry
 
 from ghnas.data.metadata import DatasetMetadata
@@ -11,18 +9,17 @@ from ghnas.utils.registry import lookup
 SEARCH_SPACE_REGISTRY = Registry("SEARCH_SPACE")
 SEARCH_SPACE_REGISTRY.__doc__ = """
 Registry for search spaces. An entry is a function named after the space (the value of
-``SEARCH_SPACE.NAME``) called as ``entry(cfg, meta, num_nodes)`` and returning a
+``SEARCH_SPACE.NAME``) called as ``entry(cfg, meta, training)`` and returning a
 :class:`ghnas.search_spaces.SearchSpace`. ``meta`` is the dataset's :class:`DatasetMetadata`
-(networks read classes, channels and image size from it); ``num_nodes`` overrides the space's
-node count (the GHN trains on smaller blocks than it ranks).
+(networks read classes, channels and image size from it); ``training`` asks for the space the
+GHN trains on, which may differ from the one ranked (the paper trains on blocks of 7 nodes and
+ranks blocks of 17).
 """
 
 
-def build_search_space(cfg, meta: DatasetMetadata, num_nodes: Optional[int] = None) -> SearchSpace:
-    """Build the space named by ``cfg.SEARCH_SPACE.NAME``."""
+def build_search_space(cfg, meta: DatasetMetadata, training: bool = False) -> SearchSpace:
+    """Build the space named by ``cfg.SEARCH_SPACE.NAME`` (for GHN training if ``training``)."""
     builder = lookup(SEARCH_SPACE_REGISTRY, cfg.SEARCH_SPACE.NAME, "SEARCH_SPACE.NAME")
-    if num_nodes is None:
-        num_nodes = cfg.SEARCH_SPACE.NUM_NODES
-    space = builder(cfg, meta, num_nodes)
+    space = builder(cfg, meta, training)
     assert isinstance(space, SearchSpace), f"{builder} returned {type(space)}, not a SearchSpace"
     return space

@@ -182,10 +182,10 @@ def _op_flops(op: str, c: int, r: int) -> int:
 
 
 @SEARCH_SPACE_REGISTRY.register()
-def classification(cfg, meta: DatasetMetadata, num_nodes: int) -> ClassificationSearchSpace:
-    """The classification space at ``MODEL.INIT_CHANNELS`` and ``SEARCH_SPACE.NUM_BLOCKS``."""
+def classification(cfg, meta: DatasetMetadata, training: bool) -> ClassificationSearchSpace:
+    """Blocks of ``SEARCH_SPACE.NUM_NODES`` (``GHN.TRAIN_NUM_NODES`` for GHN training)."""
     return ClassificationSearchSpace(
-        num_nodes=num_nodes,
+        num_nodes=cfg.GHN.TRAIN_NUM_NODES if training else cfg.SEARCH_SPACE.NUM_NODES,
         num_blocks=cfg.SEARCH_SPACE.NUM_BLOCKS,
         init_channels=cfg.MODEL.INIT_CHANNELS,
         meta=meta,

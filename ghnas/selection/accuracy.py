@@ -20,19 +20,19 @@ class AccuracyCriterion:
         self.amp_dtype = amp_dtype
 
     @torch.no_grad()
-    def score(
+    def evaluate(
         self,
         network: nn.Module,
         params: Dict[str, torch.Tensor],
         batches: List[Tuple[torch.Tensor, torch.Tensor]],
-    ) -> float:
-        """Accuracy of ``network`` with ``params`` over ``batches``."""
+    ) -> Dict[str, float]:
+        """``{"score": accuracy}`` of ``network`` with ``params`` over ``batches``."""
         correct, total = 0, 0
         for x, y in batches:
             logits = run_with_generated_weights(network, params, x, self.amp_dtype)
             correct += int((logits.argmax(1) == y).sum())
             total += int(y.numel())
-        return correct / max(total, 1)
+        return {"score": correct / max(total, 1)}
 
 
 @SELECTION_REGISTRY.register()

@@ -8,8 +8,9 @@ SELECTION_REGISTRY = Registry("SELECTION")
 SELECTION_REGISTRY.__doc__ = """
 Registry for selection criteria. An entry is a function named after the criterion (the value of
 ``SEARCH.CRITERION``) called as ``entry(cfg)``; it returns an object with
-``score(network, params, batches) -> float`` (higher is better) that evaluates ``network`` with
-the generated ``params`` on the fixed evaluation ``batches``.
+``evaluate(network, params, batches) -> dict`` that runs ``network`` with the generated ``params``
+on the fixed evaluation ``batches``. The dict holds ``"score"`` (a float, higher is better) and
+may add fields for the results row (e.g. ``"flops"`` or an anytime network's ``"exits"``).
 """
 
 

@@ -1,7 +1,7 @@
 """The computation graph a graph hypernetwork reads: plain data, one per architecture."""
 
-from dataclasses import dataclass
-from typing import Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -50,12 +50,16 @@ class ComputationGraph:
             edges inside it. Edges between modules carry data from one module's sink (or
             leaves) to the next modules' input nodes.
         requests: the parameters to generate, in the network's ``named_parameters`` order.
+        node_features: extra categorical attributes of every node (e.g. an anytime node's scale
+            and exit flag), name -> int array; the GHN adds a learned embedding of each to the
+            node's initial state (a one-hot concatenation through one linear map).
     """
 
     node_types: Tuple[str, ...]
     edges: np.ndarray
     node_module: np.ndarray
     requests: Tuple[ParamRequest, ...]
+    node_features: Dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         edges = np.asarray(self.edges, dtype=np.int64).reshape(-1, 2)
@@ -64,6 +68,10 @@ class ComputationGraph:
         n = len(self.node_types)
         if self.node_module.shape != (n,):
             raise GhnasError(f"graph: node_module has shape {self.node_module.shape}, want ({n},)")
+        features = {k: np.asarray(v, dtype=np.int64) for k, v in self.node_features.items()}
+        object.__setattr__(self, "node_features", features)
+        if any(v.shape != (n,) for v in features.values()):
+            raise GhnasError(f"graph: every node feature needs one value per node ({n})")
         if edges.size and (edges.min() < 0 or edges.max() >= n):
             raise GhnasError("graph: an edge names a node that does not exist")
         if edges.size and np.any(self.node_module[edges[:, 0]] > self.node_module[edges[:, 1]]):

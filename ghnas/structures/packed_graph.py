@@ -52,6 +52,7 @@ class PackedGraph:
 
     num_archs: int
     node_types: torch.Tensor
+    node_features: Dict[str, torch.Tensor]
     modules: List[ModuleSchedule]
     global_index: List[np.ndarray]
     graphs: Sequence[ComputationGraph]
@@ -84,12 +85,17 @@ class PackedGraph:
         inside = module[edges[:, 0]] == module[edges[:, 1]]
         intra, cross = edges[inside], edges[~inside]
         types = _type_ids(graphs, vocabulary)
+        names = set(graphs[0].node_features)
+        if any(set(g.node_features) != names for g in graphs):
+            raise GhnasError("graph: packed graphs must carry the same node features")
+        features = {k: np.concatenate([g.node_features[k] for g in graphs]) for k in names}
 
         order = np.lexsort((local, arch, module))  # new position -> old id
         new_id = np.empty_like(order)
         new_id[order] = np.arange(len(order))
         intra, cross = new_id[intra], new_id[cross]
         module, arch, types = module[order], arch[order], types[order]
+        features = {k: v[order] for k, v in features.items()}
 
         levels = topological_levels(len(order), intra)
         group = module * len(graphs) + arch  # (module, arch) pairs
@@ -132,7 +138,8 @@ class PackedGraph:
                 )
             )
         global_index = [new_id[o : o + n] for o, n in zip(offsets, sizes)]
-        return cls(len(graphs), tensor(types), schedules, global_index, graphs)
+        features_t = {k: tensor(v) for k, v in features.items()}
+        return cls(len(graphs), tensor(types), features_t, schedules, global_index, graphs)
 
 
 def _type_ids(graphs: Sequence[ComputationGraph], vocabulary: Dict[str, int]) -> np.ndarray:

@@ -86,7 +86,7 @@ class GHNTrainer:
     @classmethod
     def from_config(cls, cfg, splits) -> "GHNTrainer":
         """Build the space at the training node count, the GHN, the batch stream and Adam."""
-        space = build_search_space(cfg, splits.meta, num_nodes=cfg.GHN.TRAIN_NUM_NODES)
+        space = build_search_space(cfg, splits.meta, training=True)
         torch.manual_seed(cfg.SEED)  # GHN initialisation
         for key in ("MAX_ITER", "CHECKPOINT_PERIOD", "LOG_PERIOD"):
             if cfg.SOLVER[key] < 1:

@@ -33,7 +33,7 @@ def test_accuracy_matches_plain_evaluation_and_leaves_buffers_alone():
 
     network = space.build_network(arch)
     before = {k: v.clone() for k, v in network.state_dict().items() if "running" in k}
-    score = AccuracyCriterion().score(network, params, batches)
+    score = AccuracyCriterion().evaluate(network, params, batches)["score"]
     after = {k: v for k, v in network.state_dict().items() if "running" in k}
     assert all(torch.equal(before[k], after[k]) for k in before)
 
