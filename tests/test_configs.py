@@ -20,7 +20,7 @@ def test_there_are_configs():
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: str(p.relative_to(REPO)))
 def test_config_loads_and_builds(path):
     cfg = get_cfg(str(path))
-    assert set(cfg.PHASES) <= {"ghn", "search"}
+    assert set(cfg.PHASES) <= {"ghn", "search", "final"}
     # The space and GHN it names build (with the dataset's shape stood in for).
     meta = DatasetMetadata(10, 3, cfg.INPUT.SIZE, (0.5,) * 3, (0.25,) * 3)
     space = build_search_space(cfg, meta)

@@ -17,6 +17,7 @@ from ghnas.data import build_dataset
 from ghnas.data.metadata import DatasetMetadata
 from ghnas.ghn import GHN_REGISTRY, build_ghn
 from ghnas.propagation import PROPAGATION_REGISTRY, build_propagation
+from ghnas.search import RandomSearch
 from ghnas.search_spaces import SEARCH_SPACE_REGISTRY, SearchSpace, build_search_space
 from ghnas.selection import SELECTION_REGISTRY, build_criterion
 from ghnas.trainers import TRAINER_REGISTRY, build_trainer
@@ -54,12 +55,14 @@ def tiny_cfg(space_name, ghn_name, propagation_name):
     cfg.GHN.HIDDEN_SIZE = 8
     cfg.GHN.MESSAGE_HIDDEN_SIZE = 8
     cfg.GHN.HYPERNET_HIDDEN_SIZE = 8
+    cfg.ANYTIME.BLOCK_NODES = [3, 2, 2]
+    cfg.ANYTIME.NUM_EXITS = 2
     return cfg
 
 
 def test_registries_hold_the_documented_entries():
     """The entries the config documents are registered (and so parametrise the test below)."""
-    assert {"classification"} <= set(names(SEARCH_SPACE_REGISTRY))
+    assert {"classification", "anytime"} <= set(names(SEARCH_SPACE_REGISTRY))
     assert {"ghn", "ghn_shared_branch"} <= set(names(GHN_REGISTRY))
     assert {"forward_backward", "synchronous"} <= set(names(PROPAGATION_REGISTRY))
     assert len(COMBINATIONS) >= 4
@@ -86,9 +89,10 @@ def test_every_combination_runs_forward_and_backward(space_name, ghn_name, propa
         assert list(params) == net.generated_parameter_names()
         x = torch.randn(2, *space.input_shape)
         out = functional_call(net, params, (x,), strict=False)
-        assert out.shape[0] == 2
-        assert torch.isfinite(out).all()
-        loss = loss + out.square().mean()
+        for logits in out if isinstance(out, list) else [out]:  # early exits give a list
+            assert logits.shape == (2, META.num_classes)
+            assert torch.isfinite(logits).all()
+            loss = loss + logits.square().mean()
     loss.backward()
     grads = [p.grad for p in ghn.parameters() if p.grad is not None]
     assert grads, "no GHN parameter received a gradient"
@@ -124,10 +128,19 @@ def test_lookup_returns_the_registered_object():
             lookup(registry, "missing", key)
 
 
+# The search space whose networks each criterion reads (a new criterion must be added here).
+CRITERION_SPACES = {"accuracy": "classification", "anytime_auc": "anytime"}
+CRITERION_SPACES_INVERSE = {space: criterion for criterion, space in CRITERION_SPACES.items()}
+
+
+def test_every_criterion_has_a_space_to_run_on():
+    assert set(names(SELECTION_REGISTRY)) <= set(CRITERION_SPACES)
+
+
 @pytest.mark.parametrize("criterion", names(SELECTION_REGISTRY))
 def test_every_criterion_scores_generated_weights(criterion):
     """Each selection criterion gives a finite score for a network with generated weights."""
-    cfg = tiny_cfg("classification", "ghn", "forward_backward")
+    cfg = tiny_cfg(CRITERION_SPACES[criterion], "ghn", "forward_backward")
     cfg.SEARCH.CRITERION = criterion
     space = build_search_space(cfg, META)
     arch = space.sample(np.random.default_rng(0))
@@ -138,18 +151,39 @@ def test_every_criterion_scores_generated_weights(criterion):
     assert np.isfinite(result["score"])
 
 
+# How each trainer is reached: its config key, its space, and the phases that must run first.
+TRAINER_SETUPS = {
+    "ghn": ("GHN.TRAINER", "classification", []),
+    "anytime_final": ("FINAL.TRAINER", "anytime", ["ghn", "search"]),
+}
+
+
+def test_every_trainer_has_a_setup():
+    assert set(names(TRAINER_REGISTRY)) <= set(TRAINER_SETUPS)
+
+
 @pytest.mark.parametrize("trainer", names(TRAINER_REGISTRY))
 def test_every_trainer_trains(trainer, tmp_path):
-    """Each trainer builds from a config and trains two iterations to a finite model."""
-    cfg = tiny_cfg("classification", "ghn", "forward_backward")
-    cfg.GHN.TRAINER = trainer
+    """Each trainer builds (after the phases it reads) and trains to a finite model."""
+    key, space_name, before = TRAINER_SETUPS[trainer]
+    cfg = tiny_cfg(space_name, "ghn", "forward_backward")
+    cfg.merge_from_list([key, trainer])
     cfg.OUTPUT_DIR = str(tmp_path)
     cfg.DATASETS.NAME = "digits"
     cfg.DATASETS.VAL_SIZE = 100
     cfg.INPUT.SIZE = 8
     cfg.SOLVER.IMS_PER_BATCH = 8
     cfg.GHN.TRAIN_NUM_NODES = 2
-    splits = build_dataset(cfg)
     cfg.SOLVER.MAX_ITER = 2
-    model = build_trainer(cfg, splits, "GHN.TRAINER").train(resume=False)
+    cfg.SEARCH.CRITERION = CRITERION_SPACES_INVERSE[space_name]
+    cfg.SEARCH.NUM_ARCHS = 2
+    cfg.SEARCH.EVAL_IMAGES = 16
+    cfg.FINAL.EPOCHS = 1
+    cfg.FINAL.IMS_PER_BATCH = 32
+    splits = build_dataset(cfg)
+    if "ghn" in before:
+        build_trainer(cfg, splits, "GHN.TRAINER").train(resume=False)
+    if "search" in before:
+        RandomSearch.from_config(cfg, splits).run(resume=False)
+    model = build_trainer(cfg, splits, key).train(resume=False)
     assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run the phases a config lists: ``ghn`` (train the GHN), then ``search`` (rank architectures).
+"""Run the phases a config lists: ``ghn`` (train the GHN), ``search`` (rank), ``final`` (train).
 
     python tools/train_net.py --config-file FILE.yaml [--resume] [KEY VALUE ...]
 
@@ -15,7 +15,7 @@ from ghnas.search import RandomSearch
 from ghnas.trainers import build_trainer
 from ghnas.utils.errors import GhnasError
 
-PHASES = ("ghn", "search")
+PHASES = ("ghn", "search", "final")
 
 
 def setup(args, extend=None):
@@ -35,8 +35,9 @@ def main(args, extend=None):
     if "ghn" in cfg.PHASES:
         build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)
     if "search" in cfg.PHASES:
-        return RandomSearch.from_config(cfg, splits).run(resume=args.resume)
-    return None
+        RandomSearch.from_config(cfg, splits).run(resume=args.resume)
+    if "final" in cfg.PHASES:
+        build_trainer(cfg, splits, "FINAL.TRAINER").train(resume=args.resume)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from fvcore.common.config import CfgNode as _FvcoreCfgNode
 _C = _FvcoreCfgNode()
 
 # Phases run by tools/train_net.py, in this order. Accepted: "ghn" (train the graph
-# hypernetwork), "search" (random search ranked with GHN-generated weights).
+# hypernetwork), "search" (random search ranked with GHN-generated weights), "final" (train the
+# best searched architecture for real with FINAL.TRAINER).
 _C.PHASES = ["ghn", "search"]
 # Every artefact (config dump, checkpoints, results, tables) goes under this directory.
 _C.OUTPUT_DIR = "./output/classification"
@@ -67,7 +68,8 @@ _C.DATASETS.ON_DEVICE = True
 # Search space (SEARCH_SPACE_REGISTRY in ghnas/search_spaces/build.py)
 # ---------------------------------------------------------------------------------------------
 _C.SEARCH_SPACE = _FvcoreCfgNode()
-# Registered search space: "classification" (appendix 7.1 of the paper).
+# Registered search space: "classification" (appendix 7.1 of the paper) or "anytime" (early
+# exits, section 5.2; its keys are in the ANYTIME section).
 _C.SEARCH_SPACE.NAME = "classification"
 # N: operation nodes in a sampled block (the two input nodes are extra). The paper ranks
 # blocks of 17 nodes.
@@ -75,6 +77,24 @@ _C.SEARCH_SPACE.NUM_NODES = 17
 # B: blocks stacked into a network; the resolution halves (and the width doubles) after blocks
 # B/3 and 2B/3. The paper stacks 18.
 _C.SEARCH_SPACE.NUM_BLOCKS = 18
+
+# ---------------------------------------------------------------------------------------------
+# Anytime search space (section 5.2, appendix 7.1): one DAG of three blocks with early exits
+# ---------------------------------------------------------------------------------------------
+_C.ANYTIME = _FvcoreCfgNode()
+# Nodes in blocks 1, 2 and 3 (the paper's 24, 16, 8). Block 1 nodes run at scale 1, 1/2 or 1/4
+# of the input, block 2 at 1/2 or 1/4, block 3 at 1/4; a node at scale 1/2^s has C·2^s channels
+# (C = MODEL.INIT_CHANNELS). During GHN training each block's node count is drawn uniformly from
+# [max(1, exits in the block), its size] at every step.
+_C.ANYTIME.BLOCK_NODES = [24, 16, 8]
+# Early exits per architecture; the last node always carries one.
+_C.ANYTIME.NUM_EXITS = 5
+# B: the FLOP budget (fvcore FLOPs, one multiply-add = one FLOP) of the anytime AUC criterion
+# (AUC = ∫_0^B accuracy(b) db / B, the prediction at budget b being that of the last exit whose
+# cumulative FLOPs <= b). The sampler rejects architectures whose last exit exceeds it, and the
+# anytime final trainer picks the widest C that fits it. 150M suits the paper's setting (C=16,
+# 32×32, blocks of 24/16/8: sampled networks need 80-175M).
+_C.ANYTIME.FLOP_BUDGET = 150e6
 
 # ---------------------------------------------------------------------------------------------
 # Graph hypernetwork (GHN_REGISTRY in ghnas/ghn/build.py)
@@ -131,6 +151,24 @@ _C.SOLVER.CLIP_GRAD_NORM = 5.0
 _C.SOLVER.CHECKPOINT_PERIOD = 1000
 # Log loss, lr, archs/s and ETA every this many iterations.
 _C.SOLVER.LOG_PERIOD = 20
+
+# ---------------------------------------------------------------------------------------------
+# Final training of the best searched architecture (the "final" phase, TRAINER_REGISTRY)
+# ---------------------------------------------------------------------------------------------
+_C.FINAL = _FvcoreCfgNode()
+# Registered trainer of the "final" phase: "anytime_final" (appendix 7.3, anytime).
+_C.FINAL.TRAINER = "anytime_final"
+# Epochs of SGD (the paper's anytime recipe: 300), learning rate divided by LR_DECAY_FACTOR^-1
+# at each fraction of the epochs in LR_DECAY_POINTS (0.1 at 50% and 75%).
+_C.FINAL.EPOCHS = 300
+_C.FINAL.BASE_LR = 0.1
+_C.FINAL.MOMENTUM = 0.9
+_C.FINAL.WEIGHT_DECAY = 1e-4
+_C.FINAL.LR_DECAY_POINTS = [0.5, 0.75]
+_C.FINAL.LR_DECAY_FACTOR = 0.1
+_C.FINAL.IMS_PER_BATCH = 64
+# The width is the largest C >= MIN_CHANNELS whose FLOPs fit the space's budget.
+_C.FINAL.MIN_CHANNELS = 1
 
 # ---------------------------------------------------------------------------------------------
 # Random search (ghnas/search) and selection (SELECTION_REGISTRY in ghnas/selection/build.py)

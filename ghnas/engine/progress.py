@@ -29,19 +29,17 @@ class Progress:
         """Seconds since this progress started."""
         return time.perf_counter() - self._start_time
 
-    def log(self, done: int, archs: int, **values: Any) -> None:
-        """Report that ``done`` units are finished, ``archs`` architectures processed so far."""
+    def log(self, done: int, archs: Optional[int] = None, **values: Any) -> None:
+        """Report that ``done`` units are finished (and ``archs`` architectures processed)."""
         elapsed = self.elapsed()
         rate = (done - self._start_done) / max(elapsed, 1e-9)
         eta = (self.total - done) / rate if rate > 0 else float("inf")
-        archs_per_s = archs / max(elapsed, 1e-9)
-        shown = "  ".join(f"{k}: {_fmt(v)}" for k, v in values.items())
-        logger.info(
-            f"{self.phase} [{done}/{self.total}]  {shown}  archs/s: {archs_per_s:.1f}  "
-            f"ETA: {_duration(eta)}"
-        )
+        if archs is not None:
+            values = {**values, "archs_per_s": archs / max(elapsed, 1e-9)}
+        shown = "  ".join(f"{k.replace('_per_', '/')}: {_fmt(v)}" for k, v in values.items())
+        logger.info(f"{self.phase} [{done}/{self.total}]  {shown}  ETA: {_duration(eta)}")
         if self.metrics_path:
-            record = {"phase": self.phase, "step": done, "archs_per_s": archs_per_s, **values}
+            record = {"phase": self.phase, "step": done, **values}
             record["eta_s"] = round(eta, 1) if eta != float("inf") else None
             append_jsonl_line(self.metrics_path, record)
 

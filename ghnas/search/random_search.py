@@ -173,5 +173,13 @@ class RandomSearch:
         table = write_report(
             path, rows, self.top_k, self.criterion_name, timings, self.store.header
         )
+        ranked = rank_rows(rows)
+        directory = os.path.dirname(path)
+        pictures = self.space.draw(self.space.architecture_from_dict(ranked[0]["arch"]), directory)
+        plot_top = getattr(self.scorer.criterion, "plot_top", None)  # optional for a criterion
+        if plot_top is not None:
+            pictures += plot_top(ranked, directory)
         logger.info(f"search: top {self.top_k} of {len(rows)} architectures\n{table}")
         logger.info(f"search: results in {self.store.path}, table in {path}")
+        for picture in pictures:
+            logger.info(f"search: drew {picture}")

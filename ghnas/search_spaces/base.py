@@ -44,7 +44,8 @@ class SearchSpace(ABC):
       exactly the requested names (everything but BN affine);
     - ``generated_parameter_shapes(arch)``: name -> shape of those parameters;
     - ``analytic_flops(arch)``: FLOPs exactly as ``ghnas.utils.flops.count_flops`` (fvcore,
-      eval mode, batch 1, one multiply-add = one FLOP) counts the built network.
+      eval mode, batch 1, one multiply-add = one FLOP) counts the built network;
+    - optionally ``draw(arch, directory)``: PNG drawings of the architecture.
 
     An architecture is frozen plain data with ``to_dict()``, ``canonical_hash`` and validation
     on construction.
@@ -100,6 +101,10 @@ class SearchSpace(ABC):
     @abstractmethod
     def analytic_flops(self, arch: Any) -> int:
         """``count_flops(build_network(arch), input_shape)`` without building the network."""
+
+    def draw(self, arch: Any, directory: str) -> List[str]:
+        """Write PNG drawings of ``arch`` into ``directory``; returns their paths (none here)."""
+        return []
 
 
 def generated_parameter_names(network: nn.Module) -> List[str]:

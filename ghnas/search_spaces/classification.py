@@ -12,6 +12,7 @@ that depends on the number of leaves, so they are built from per-incoming-edge c
 from ``[h_leaf ; h_reader]`` and concatenated in leaf order.
 """
 
+import os
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -28,6 +29,7 @@ from ghnas.search_spaces.classification_network import (
 from ghnas.structures.architecture import BLOCK_INPUTS, BlockArchitecture
 from ghnas.structures.graph import ComputationGraph, ParamPart, ParamRequest
 from ghnas.utils.errors import GhnasError
+from ghnas.utils.visualization import draw_dag
 
 OP_NAMES: Tuple[str, ...] = tuple(CLASSIFICATION_OPS)
 
@@ -146,6 +148,15 @@ class ClassificationSearchSpace(SearchSpace):
         bias = ParamPart("classifier_bias", 0, (classes,), node=cls_node)
         requests.append(ParamRequest("classifier.bias", (classes,), (bias,)))
         return ComputationGraph(tuple(types), np.array(edges), np.array(modules), tuple(requests))
+
+    def draw(self, arch: BlockArchitecture, directory: str) -> List[str]:
+        """``block.png``: the block as in the paper's Figure 7."""
+        labels = list(BLOCK_INPUTS) + list(arch.ops) + ["output_concat"]
+        edges = [(p, j + 2) for j, ps in enumerate(arch.parents) for p in ps]
+        edges += [(leaf, len(labels) - 1) for leaf in arch.leaves]
+        path = os.path.join(directory, "block.png")
+        title = f"block {arch.canonical_hash[:12]} ({arch.num_nodes} nodes)"
+        return [draw_dag(path, labels=labels, edges=edges, title=title)]
 
     def analytic_flops(self, arch: BlockArchitecture) -> int:
         f, size = self.init_channels, self.meta.image_size

@@ -160,7 +160,9 @@ class GHNTrainer:
         for arch, arch_params in zip(archs, params):
             network = instantiate_for_generated_weights(self.space, arch, x.device)
             logits = run_with_generated_weights(network, arch_params, x, self.amp_dtype)
-            losses.append(F.cross_entropy(logits.float(), y))
+            # An early-exit network returns one output per exit: the loss is their mean.
+            outputs = logits if isinstance(logits, (list, tuple)) else [logits]
+            losses.append(torch.stack([F.cross_entropy(o.float(), y) for o in outputs]).mean())
         loss = torch.stack(losses).mean()
         value = float(loss.detach())
         if not math.isfinite(value):

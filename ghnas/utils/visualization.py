@@ -1,12 +1,11 @@
 """Plots for reports: architecture DAGs and anytime accuracy-vs-FLOPs curves, as PNG files.
 
-Everything is drawn with matplotlib's object API on an Agg canvas (no pyplot, no graphviz), so
-importing or calling this module never changes the global matplotlib backend or state of the
-caller, and it works on headless machines.
-"""
+Drawn with matplotlib's object API on an Agg canvas (no pyplot, no graphviz), so using this module
+never changes the caller's matplotlib backend or global state, and it works headless."""
 
 import os
 from collections import defaultdict
+from itertools import accumulate
 from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,19 +16,12 @@ __all__ = ["dag_levels", "dag_layout", "draw_dag", "plot_accuracy_vs_flops"]
 
 _DPI = 120
 _SWEEPS = 4  # barycentre sweeps; crossings stop improving after a few on graphs of this size
-_X_INCH = 1.5  # inches per node slot within a level
+_X_INCH, _Y_INCH = 1.5, 0.9  # inches per node slot within a level, and per level
 _WAYPOINT_W = 0.3  # slot width, in node slots, of an edge passing through a level
-_Y_INCH = 0.9  # inches per level
 _BOX_W, _BOX_H = 0.84, 0.5  # box size in slot units (1 slot = 1 data unit on each axis)
 _NODE_COLOR, _EXIT_COLOR = "#dbe6f1", "#e0443e"
 _BOX = dict(boxstyle="round,pad=0,rounding_size=0.08", edgecolor="#333", linewidth=0.8, zorder=2)
 _ARROW = dict(arrowstyle="-|>", color="#444", lw=0.9, mutation_scale=10, shrinkA=1, shrinkB=1)
-
-
-def _check_edges(edges: Sequence[Tuple[int, int]], num_nodes: int) -> None:
-    for a, b in edges:
-        if not (0 <= a < num_nodes and 0 <= b < num_nodes) or a == b:
-            raise ValueError(f"bad edge ({a}, {b}) for a graph of {num_nodes} nodes")
 
 
 def dag_levels(edges: Sequence[Tuple[int, int]], num_nodes: int) -> List[int]:
@@ -37,46 +29,31 @@ def dag_levels(edges: Sequence[Tuple[int, int]], num_nodes: int) -> List[int]:
 
     Raises ``ValueError`` when an edge is out of range or the graph has a cycle.
     """
-    _check_edges(edges, num_nodes)
-    children: List[List[int]] = [[] for _ in range(num_nodes)]
-    indegree = [0] * num_nodes
     for a, b in edges:
-        children[a].append(b)
-        indegree[b] += 1
+        if not (0 <= a < num_nodes and 0 <= b < num_nodes) or a == b:
+            raise ValueError(f"bad edge ({a}, {b}) for a graph of {num_nodes} nodes")
     levels = [0] * num_nodes
-    ready = [n for n in range(num_nodes) if indegree[n] == 0]
-    done = 0
-    # Kahn's order: a node's level is final once all its parents have been popped.
-    while ready:
-        node = ready.pop()
-        done += 1
-        for child in children[node]:
-            levels[child] = max(levels[child], levels[node] + 1)
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                ready.append(child)
-    if done != num_nodes:
-        raise ValueError("the graph has a cycle")
-    return levels
+    # Relax every edge until nothing moves (Bellman-Ford on longest paths): a longest path has
+    # fewer than num_nodes edges, so a graph still changing after num_nodes rounds has a cycle.
+    for _ in range(num_nodes + 1):
+        changed = False
+        for a, b in edges:
+            if levels[b] <= levels[a]:
+                levels[b], changed = levels[a] + 1, True
+        if not changed:
+            return levels
+    raise ValueError("the graph has a cycle")
 
 
 def _layout(
     edges: Sequence[Tuple[int, int]], num_nodes: int, levels: Optional[Sequence[int]]
 ) -> Tuple[Dict[int, Tuple[float, float]], List[List[int]]]:
-    """Positions of the nodes and of virtual waypoints, and each edge's list of waypoints.
-
-    An edge skipping levels gets one narrow virtual node per level it crosses (as in Sugiyama's
-    method), so it is routed through a free slot of each level instead of behind the boxes.
-    """
-    if levels is None:
-        levels = dag_levels(edges, num_nodes)
-    else:
-        _check_edges(edges, num_nodes)
-        if len(levels) != num_nodes:
-            raise ValueError(f"{len(levels)} levels given for {num_nodes} nodes")
-        for a, b in edges:
-            if levels[b] <= levels[a]:
-                raise ValueError(f"edge ({a}, {b}) does not go to a higher level")
+    """Positions of nodes and waypoints, and each edge's waypoints: an edge skipping levels gets
+    a narrow virtual node per level crossed (Sugiyama's method), so it avoids the boxes there."""
+    longest = dag_levels(edges, num_nodes)  # also rejects bad edges and cycles
+    levels = longest if levels is None else list(levels)
+    if len(levels) != num_nodes or any(levels[b] <= levels[a] for a, b in edges):
+        raise ValueError(f"levels {levels} must put each edge's child at a higher level")
     level, width = list(levels), [1.0] * num_nodes  # per node, then per waypoint
     parents: Dict[int, List[int]] = defaultdict(list)
     children: Dict[int, List[int]] = defaultdict(list)
@@ -89,9 +66,7 @@ def _layout(
         for u, v in zip(route, route[1:]):
             parents[v].append(u)
             children[u].append(v)
-    rows: Dict[int, List[int]] = {}
-    for node in range(len(level)):
-        rows.setdefault(level[node], []).append(node)
+    rows = {lev: [v for v in range(len(level)) if level[v] == lev] for lev in set(level)}
     pos: Dict[int, float] = {}
 
     def place(row: List[int]) -> None:
@@ -99,13 +74,13 @@ def _layout(
         for v in row:
             pos[v], x = x + width[v] / 2, x + width[v]
 
-    def reorder(lev: int, neighbours: Dict[int, List[int]]) -> None:
-        # A node without neighbours keeps its place as key; sorted() is stable on ties.
-        def key(v: int) -> float:
-            near = neighbours[v]
-            return sum(pos[m] for m in near) / len(near) if near else pos[v]
+    def key(v: int, near: List[int]) -> float:
+        # The barycentre of a node's neighbours; a node without any keeps its place.
+        return sum(pos[m] for m in near) / len(near) if near else pos[v]
 
-        rows[lev] = sorted(rows[lev], key=key)
+    def reorder(lev: int, neighbours: Dict[int, List[int]]) -> None:
+        # sorted() is stable, so ties keep their current order.
+        rows[lev] = sorted(rows[lev], key=lambda v: key(v, neighbours[v]))
         place(rows[lev])
 
     for row in rows.values():
@@ -116,6 +91,12 @@ def _layout(
             reorder(lev, parents)
         for lev in reversed(order[:-1]):
             reorder(lev, children)
+    # Then, keeping that order, pull nodes toward their neighbours' mean as closely as the boxes'
+    # widths allow: this straightens long edges' waypoint chains and centres parents on children.
+    for row in [rows[lev] for lev in order + order[::-1]] * _SWEEPS:
+        gaps = [(width[u] + width[v]) / 2 for u, v in zip(row, row[1:])]
+        want = [key(v, parents[v] + children[v]) for v in row]
+        pos.update(zip(row, _closest_ordered(want, gaps)))
     return {v: (pos[v], float(level[v])) for v in range(len(level))}, chains
 
 
@@ -124,18 +105,33 @@ def dag_layout(
 ) -> Dict[int, Tuple[float, float]]:
     """Layered layout: ``{node: (position within its level, level)}``.
 
-    The second coordinate is the level (``dag_levels`` when ``levels`` is None), so every edge
-    goes to a larger one. Nodes of one level are at least 1 apart and centred on 0, ordered by
-    barycentre sweeps (each node placed at the mean position of its parents, then of its
-    children) to reduce edge crossings; edges skipping levels reserve narrow slots in between.
+    The level is ``dag_levels`` when ``levels`` is None; every edge goes to a higher one. Nodes of
+    a level are at least 1 apart, ordered by barycentre sweeps to reduce edge crossings, then
+    pulled toward their neighbours; edges skipping levels reserve narrow slots in between.
     """
     layout, _ = _layout(edges, num_nodes, levels)
     return {node: layout[node] for node in range(num_nodes)}
 
 
+def _closest_ordered(want: List[float], gaps: List[float]) -> List[float]:
+    """Positions nearest to ``want`` (least squares) with ``x[i+1] - x[i] >= gaps[i]``."""
+    # Less the cumulative gaps, this is isotonic regression, solved exactly by pooling adjacent
+    # violators: a block of nodes pushed together sits at its mean target.
+    offsets = list(accumulate(gaps, initial=0.0))
+    blocks: List[List[float]] = []  # [sum of targets, count]
+    for target in (w - o for w, o in zip(want, offsets)):
+        blocks.append([target, 1])
+        while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] > blocks[-1][0] * blocks[-2][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    flat = [total / count for total, count in blocks for _ in range(int(count))]
+    return [y + o for y, o in zip(flat, offsets)]
+
+
 def _fontsize(text: str, box_points: float, largest: float) -> float:
-    # A DejaVu character is about 0.6 em wide: shrink long labels to fit in the box.
-    return max(5.0, min(largest, box_points / (0.62 * max(len(text), 1))))
+    # A DejaVu character averages about 0.55 em: shrink long labels to fit in the box.
+    return max(5.0, min(largest, box_points / (0.55 * max(len(text), 1))))
 
 
 def _save(fig: Figure, path: str) -> str:
@@ -175,37 +171,35 @@ def draw_dag(
     fig = Figure(figsize=size)
     try:
         ax = fig.add_axes((0, 0, 1, 1))
-        ax.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
-        ax.set_ylim(max(ys) + 0.5, min(ys) - 0.5)  # inverted: sources on top
+        # The level axis points down, so sources are on top.
+        ax.set(xlim=(min(xs) - 0.5, max(xs) + 0.5), ylim=(max(ys) + 0.5, min(ys) - 0.5))
         ax.set_axis_off()
         w = _BOX_W * _X_INCH * 72 * 0.92  # usable text width inside a box, in points
         boxes = {}
         for node in range(n):  # the layout also holds the edges' waypoints, which get no box
             x, y = layout[node]
-            face = _EXIT_COLOR if node in highlighted else _NODE_COLOR
+            red = node in highlighted
+            face = _EXIT_COLOR if red else _NODE_COLOR
             corner = (x - _BOX_W / 2, y - _BOX_H / 2)
             boxes[node] = box = FancyBboxPatch(corner, _BOX_W, _BOX_H, facecolor=face, **_BOX)
             ax.add_patch(box)
             note = node_notes[node] if node_notes is not None else ""
             label = str(labels[node])
-            text = dict(ha="center", va="center", zorder=3)
-            text["color"] = "white" if node in highlighted else "black"
+            text = dict(ha="center", va="center", zorder=3, color="white" if red else "black")
             ax.text(x, y - (0.07 if note else 0), label, fontsize=_fontsize(label, w, 9), **text)
             if note:
                 ax.text(x, y + 0.14, note, fontsize=_fontsize(note, w, 6.5), **text)
         for (a, b), chain in zip(edges, chains):
             # Lines start at box centres: the opaque boxes, drawn above them, hide that part.
             points = [layout[a], *(layout[v] for v in chain)]
-            if chain:
-                ax.plot(*zip(*points), color=_ARROW["color"], lw=_ARROW["lw"], zorder=1)
+            ax.plot(*zip(*points), color=_ARROW["color"], lw=_ARROW["lw"], zorder=1)
             # The head is clipped at the child's box, so it ends on the box border.
             arrow = {**_ARROW, "patchA": None if chain else boxes[a], "patchB": boxes[b]}
             ax.annotate("", xy=layout[b], xytext=points[-1], arrowprops=arrow, zorder=1)
         if highlighted:
             handle = Patch(facecolor=_EXIT_COLOR, edgecolor="#333333", label="early exit")
             ax.legend(handles=[handle], loc="lower right", bbox_to_anchor=(1, 1), frameon=False)
-        if title:
-            ax.set_title(title, loc="left", fontsize=11)
+        ax.set_title(title, loc="left", fontsize=11)  # an empty title takes no room
         return _save(fig, path)
     finally:
         fig.clear()  # no pyplot registry holds it; clearing frees the artists right away
@@ -228,12 +222,9 @@ def plot_accuracy_vs_flops(
         for curve in curves:
             flops = [float(f) / 1e6 for f in curve["flops"]]
             acc = [100.0 * float(a) for a in curve["accuracy"]]
-            if not flops or len(flops) != len(acc):
-                raise ValueError(f"curve {curve['label']!r}: need as many accuracies as exits")
-            if any(b < a for a, b in zip(flops, flops[1:])) or flops[0] < 0:
-                raise ValueError(f"curve {curve['label']!r}: FLOPs must be increasing")
-            if any(not 0 <= a <= 100 for a in acc):
-                raise ValueError(f"curve {curve['label']!r}: accuracy must be in [0, 1]")
+            ok = flops and len(flops) == len(acc) and all(0 <= a <= 100 for a in acc)
+            if not ok or any(b < a for a, b in zip([0.0, *flops], flops)):
+                raise ValueError(f"{curve['label']!r}: need rising FLOPs, accuracies in [0, 1]")
             step_x, step_y = [0.0, *flops], [0.0, *acc]
             if budget is not None and budget / 1e6 > flops[-1]:
                 step_x.append(budget / 1e6)
@@ -247,12 +238,9 @@ def plot_accuracy_vs_flops(
             ax.axvline(budget / 1e6, color="black", linestyle="--", linewidth=1, label=label)
         ax.set_xlim(left=0)
         ax.set_ylim(0, min(100.0, top + 5) if top else 100.0)
-        ax.set_xlabel("MFLOPs")
-        ax.set_ylabel("accuracy (%)")
+        ax.set(xlabel="MFLOPs", ylabel="accuracy (%)", title=title)
         ax.grid(True, alpha=0.35)
         ax.legend(loc="best")
-        if title:
-            ax.set_title(title)
         fig.tight_layout()
         return _save(fig, path)
     finally:
