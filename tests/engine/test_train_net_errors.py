@@ -274,3 +274,28 @@ def test_quick_command_runs_on_real_cifar10_images(capsys, tmp_path, cifar10_1k)
     lines = (tmp_path / "search" / "results.jsonl").read_text().splitlines()
     assert len(lines) == 1 + 12
     assert all(0 <= json.loads(line)["score"] <= 1 for line in lines[1:])
+
+
+ANYTIME = str(REPO / "configs" / "quick" / "anytime.yaml")
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("ANYTIME.NUM_EXITS", "0", "zero exits"),
+        ("ANYTIME.FLOP_BUDGET", "1000.0", "ANYTIME.FLOP_BUDGET"),
+    ],
+)
+def test_bad_anytime_settings(capsys, out, key, value, message):
+    line = one_line_error(
+        capsys, "--config-file", ANYTIME, *out, "SOLVER.MAX_ITER", "2", key, value
+    )
+    assert message in line
+
+
+def test_anytime_architecture_with_a_scale_its_block_does_not_allow():
+    from ghnas.structures.anytime_architecture import AnytimeArchitecture
+
+    node = {"op": "conv_3x3", "inputs": [0], "scale": 0, "exit": True, "block": 2}
+    with pytest.raises(GhnasError, match="block 2 allows scales"):
+        AnytimeArchitecture.from_dict({"nodes": [node]})
