@@ -75,6 +75,11 @@ class AnytimeFinalTrainer:
         )  # fmt: skip
         torch.manual_seed(cfg.SEED)
         network = space_at(channels).build_network(arch).to(cfg.MODEL.DEVICE)
+        if not hasattr(network, "cumulative_exit_flops"):
+            raise GhnasError(
+                f"FINAL.TRAINER 'anytime_final' trains early-exit networks; search space "
+                f"'{space.name}' has none (SEARCH_SPACE.NAME 'anytime' does)"
+            )
         stream = TrainBatchStream(
             dataset=splits.train, meta=splits.meta, batch_size=cfg.FINAL.IMS_PER_BATCH,
             device=cfg.MODEL.DEVICE, crop_padding=cfg.INPUT.CROP_PADDING,
