@@ -12,8 +12,11 @@ import sys
 from ghnas.data import build_dataset
 from ghnas.engine import config_from_args, default_argument_parser, default_setup, run_cli
 from ghnas.search import RandomSearch
-from ghnas.trainers import build_trainer
+from ghnas.search_spaces import build_search_space
+from ghnas.selection import build_criterion
+from ghnas.trainers import TRAINER_REGISTRY, build_trainer
 from ghnas.utils.errors import GhnasError
+from ghnas.utils.registry import lookup
 
 PHASES = ("ghn", "search", "final")
 
@@ -28,10 +31,30 @@ def setup(args, extend=None):
     return cfg
 
 
+def check_compatible(cfg, splits) -> None:
+    """Criterion and final trainer must read the kind of network the space builds."""
+    space = build_search_space(cfg, splits.meta)
+    parts = [("SEARCH.CRITERION", build_criterion(cfg))]
+    if "final" in cfg.PHASES:
+        if not cfg.FINAL.TRAINER:
+            raise GhnasError("PHASES lists 'final' but FINAL.TRAINER is empty")
+        parts.append(
+            ("FINAL.TRAINER", lookup(TRAINER_REGISTRY, cfg.FINAL.TRAINER, "FINAL.TRAINER"))
+        )
+    for key, part in parts:
+        if getattr(part, "needs_early_exits", False) != space.early_exits:
+            kind = "early-exit" if space.early_exits else "single-output"
+            raise GhnasError(
+                f"{key}: '{cfg[key.split('.')[0]][key.split('.')[1]]}' does not fit search space "
+                f"'{space.name}', whose networks are {kind}"
+            )
+
+
 def main(args, extend=None):
-    """Build the dataset once, then run each phase in order."""
+    """Build the dataset once, check the parts fit together, then run each phase in order."""
     cfg = setup(args, extend)
     splits = build_dataset(cfg)
+    check_compatible(cfg, splits)
     if "ghn" in cfg.PHASES:
         build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)
     if "search" in cfg.PHASES:

@@ -156,8 +156,9 @@ _C.SOLVER.LOG_PERIOD = 20
 # Final training of the best searched architecture (the "final" phase, TRAINER_REGISTRY)
 # ---------------------------------------------------------------------------------------------
 _C.FINAL = _FvcoreCfgNode()
-# Registered trainer of the "final" phase: "anytime_final" (appendix 7.3, anytime).
-_C.FINAL.TRAINER = "anytime_final"
+# Registered trainer of the "final" phase: "anytime_final" (appendix 7.3, anytime). Empty: none
+# (a config listing the "final" phase must name one).
+_C.FINAL.TRAINER = ""
 # Epochs of SGD (the paper's anytime recipe: 300), learning rate divided by LR_DECAY_FACTOR^-1
 # at each fraction of the epochs in LR_DECAY_POINTS (0.1 at 50% and 75%).
 _C.FINAL.EPOCHS = 300

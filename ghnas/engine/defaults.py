@@ -78,12 +78,13 @@ def check_values(cfg: CfgNode) -> None:
         raise GhnasError(
             f"SOLVER.LR_DECAY_FACTOR must be in (0, 1], got {cfg.SOLVER.LR_DECAY_FACTOR}"
         )
-    points = list(cfg.SOLVER.LR_DECAY_POINTS)
-    if any(not 0 < p < 1 for p in points) or points != sorted(set(points)):
-        raise GhnasError(
-            "SOLVER.LR_DECAY_POINTS must be increasing fractions of MAX_ITER in (0, 1), "
-            f"got {points}"
-        )
+    for key in ("SOLVER.LR_DECAY_POINTS", "FINAL.LR_DECAY_POINTS"):
+        section, name = key.split(".")
+        points = list(cfg[section][name])
+        if any(not 0 < p < 1 for p in points) or points != sorted(set(points)):
+            raise GhnasError(f"{key} must be increasing fractions in (0, 1), got {points}")
+    if cfg.FINAL.MIN_CHANNELS < 1:
+        raise GhnasError(f"FINAL.MIN_CHANNELS must be >= 1, got {cfg.FINAL.MIN_CHANNELS}")
 
 
 def default_setup(cfg: CfgNode, args) -> None:

@@ -87,9 +87,9 @@ class GraphHyperNetwork(nn.Module):
 
     def module_parameters(self, module: int) -> Tuple[nn.Embedding, GraphCell]:
         """The embedding and cell used for stacked module ``module``."""
-        return self.embeddings[self._set(module)], self.cells[self._set(module)]
+        return self.embeddings[self.parameter_set(module)], self.cells[self.parameter_set(module)]
 
-    def _set(self, module: int) -> int:
+    def parameter_set(self, module: int) -> int:
         """Index of the parameter set used for ``module`` (0 when parameters are shared)."""
         if len(self.cells) == 1:
             return 0
@@ -102,8 +102,8 @@ class GraphHyperNetwork(nn.Module):
 
     def initial_state(self, module: int, types: torch.Tensor, features: Dict[str, torch.Tensor]):
         """h^(0): the type embedding plus the embedding of every node feature."""
-        h = self.embeddings[self._set(module)](types)
-        embeddings = self.feature_embeddings[self._set(module)]
+        h = self.embeddings[self.parameter_set(module)](types)
+        embeddings = self.feature_embeddings[self.parameter_set(module)]
         if set(features) != set(embeddings):
             raise GhnasError(
                 f"GHN: graph node features {sorted(features)} differ from the GHN's "

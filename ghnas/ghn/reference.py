@@ -28,7 +28,7 @@ def reference_embed(ghn: GraphHyperNetwork, graph: ComputationGraph) -> Dict[int
         inside = [(u, v) for u, v in edges if modules[u] == m and modules[v] == m]
         inputs = {v for u, v in edges if modules[u] != m and modules[v] == m}
         embedding, cell = ghn.module_parameters(m)
-        feature_embeddings = ghn.feature_embeddings[0 if len(ghn.cells) == 1 else m]
+        feature_embeddings = ghn.feature_embeddings[ghn.parameter_set(m)]
         for v in nodes:
             h[v] = embedding(torch.tensor(ghn.vocabulary[graph.node_types[v]]))
             for name, values in graph.node_features.items():

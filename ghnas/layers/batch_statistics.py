@@ -1,7 +1,7 @@
 """Running a candidate network with generated weights: batch statistics, no buffer updates."""
 
 import contextlib
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List, Union
 
 import torch
 from torch import nn
@@ -53,7 +53,9 @@ def autocast_context(device: torch.device, amp_dtype: str):
 
 def run_with_generated_weights(
     network: nn.Module, params: Dict[str, torch.Tensor], x: torch.Tensor, amp_dtype: str = "none"
-) -> torch.Tensor:
-    """``network(x)`` with the generated ``params`` in place of its own, BN on batch statistics."""
+) -> Union[torch.Tensor, List[torch.Tensor]]:
+    """``network(x)`` with the generated ``params`` in place of its own, BN on batch statistics.
+
+    Returns what the network returns: logits, or a list of logits for early-exit networks."""
     with batch_statistics(network), autocast_context(x.device, amp_dtype):
         return torch.func.functional_call(network, params, (x,), strict=False)

@@ -95,7 +95,7 @@ class RandomSearch:
             "eval_images": sum(int(y.numel()) for _, y in batches),
             "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE,
             "seed": cfg.SEED,
-            "num_nodes": cfg.SEARCH_SPACE.NUM_NODES,
+            "space_settings": space.describe(),
             "untrained_baseline": cfg.SEARCH.UNTRAINED_BASELINE,
             # Which GHN scored, and how candidates were packed: a resumed search must match.
             "arch_batch": cfg.SEARCH.ARCH_BATCH,

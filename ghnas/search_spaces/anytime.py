@@ -257,6 +257,13 @@ class AnytimeSearchSpace(SearchSpace):
             image_size=self.meta.image_size,
         )
 
+    early_exits = True
+
+    def describe(self) -> Dict[str, object]:
+        """Block sizes, exits, width and budget: they decide the architectures and the AUC."""
+        return {"block_nodes": list(self.block_nodes), "num_exits": self.num_exits,
+                "channels": self.channels, "flop_budget": self.flop_budget}  # fmt: skip
+
     def draw(self, arch: AnytimeArchitecture, directory: str) -> List[str]:
         """``block1.png`` ... ``block3.png``: each block with its exits in red (Figures 8-10)."""
         return draw_anytime_blocks(arch, directory)
@@ -269,6 +276,9 @@ class AnytimeSearchSpace(SearchSpace):
 @SEARCH_SPACE_REGISTRY.register()
 def anytime(cfg, meta: DatasetMetadata, training: bool) -> AnytimeSearchSpace:
     """The ANYTIME section; GHN training (``training``) draws random block sizes."""
+    budget = cfg.ANYTIME.FLOP_BUDGET
+    if not 0 < budget < float("inf"):
+        raise GhnasError(f"ANYTIME.FLOP_BUDGET must be a finite number of FLOPs > 0, got {budget}")
     return AnytimeSearchSpace(
         block_nodes=tuple(cfg.ANYTIME.BLOCK_NODES),
         num_exits=cfg.ANYTIME.NUM_EXITS,

@@ -32,6 +32,13 @@ def draw_anytime_blocks(arch, directory: str) -> List[str]:
             labels.append(f"#{member} {node.op}")
             notes.append(SCALE_NOTES[node.scale])
         edges = [(local[p], local[m]) for m in members for p in arch.nodes[m - 1].parents]
+        # Nodes read by later blocks point at one "to later blocks" box, so none looks dead.
+        read_later = sorted({p for i, node in enumerate(arch.nodes) if node.block > block
+                             for p in node.parents if p in members})  # fmt: skip
+        if read_later:
+            labels.append("to later blocks")
+            notes.append("")
+            edges += [(local[p], len(labels) - 1) for p in read_later]
         exits = [local[m] for m in members if arch.nodes[m - 1].exit]
         path = os.path.join(directory, f"block{block + 1}.png")
         title = f"Block {block + 1} of {arch.canonical_hash[:12]}"

@@ -102,6 +102,13 @@ class SearchSpace(ABC):
     def analytic_flops(self, arch: Any) -> int:
         """``count_flops(build_network(arch), input_shape)`` without building the network."""
 
+    # Whether networks of the space return one logits tensor per early exit (a list).
+    early_exits: bool = False
+
+    def describe(self) -> Dict[str, Any]:
+        """The settings that decide the space's architectures and scores (for results headers)."""
+        return {}
+
     def draw(self, arch: Any, directory: str) -> List[str]:
         """Write PNG drawings of ``arch`` into ``directory``; returns their paths (none here)."""
         return []

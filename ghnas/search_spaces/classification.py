@@ -149,6 +149,11 @@ class ClassificationSearchSpace(SearchSpace):
         requests.append(ParamRequest("classifier.bias", (classes,), (bias,)))
         return ComputationGraph(tuple(types), np.array(edges), np.array(modules), tuple(requests))
 
+    def describe(self) -> Dict[str, int]:
+        """N, B and F: they decide the sampled blocks and their networks."""
+        return {"num_nodes": self.num_nodes, "num_blocks": self.num_blocks,
+                "init_channels": self.init_channels}  # fmt: skip
+
     def draw(self, arch: BlockArchitecture, directory: str) -> List[str]:
         """``block.png``: the block as in the paper's Figure 7."""
         labels = list(BLOCK_INPUTS) + list(arch.ops) + ["output_concat"]

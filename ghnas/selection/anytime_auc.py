@@ -12,7 +12,7 @@ order) and report ``cumulative_exit_flops()`` and ``arch.exits``.
 """
 
 import os
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -29,6 +29,8 @@ def area_under_anytime_curve(
     """Normalised area under the step curve accuracy(b) for b in [0, ``budget``]."""
     if budget <= 0:
         raise GhnasError(f"ANYTIME.FLOP_BUDGET must be > 0, got {budget}")
+    if len(exit_flops) != len(exit_accuracy) or not exit_flops:
+        raise GhnasError("each exit needs one FLOP count and one accuracy")
     if list(exit_flops) != sorted(exit_flops):
         raise GhnasError(f"exit FLOPs must be non-decreasing, got {list(exit_flops)}")
     area = 0.0
@@ -38,8 +40,29 @@ def area_under_anytime_curve(
     return area / budget
 
 
+@torch.no_grad()
+def exit_records(network: nn.Module, run: Callable, batches) -> List[Dict[str, Any]]:
+    """``{node, flops, acc}`` of every exit of an early-exit ``network`` over ``batches``.
+
+    ``run(x)`` returns the list of exit logits (with generated weights, or the network's own).
+    """
+    correct, total = None, 0
+    for x, y in batches:
+        hits = torch.stack([(out.argmax(1) == y).sum() for out in run(x)])
+        correct = hits if correct is None else correct + hits
+        total += int(y.numel())
+    accuracy = (correct.double() / max(total, 1)).tolist()
+    flops = network.cumulative_exit_flops()
+    return [
+        {"node": int(node), "flops": int(f), "acc": a}
+        for node, f, a in zip(network.arch.exits, flops, accuracy)
+    ]
+
+
 class AnytimeAUCCriterion:
     """Per-exit accuracy with generated weights, summarised by the area under the curve."""
+
+    needs_early_exits = True
 
     def __init__(self, *, flop_budget: float, amp_dtype: str = "none") -> None:
         self.flop_budget = flop_budget
@@ -53,20 +76,14 @@ class AnytimeAUCCriterion:
         batches: List[Tuple[torch.Tensor, torch.Tensor]],
     ) -> Dict[str, Any]:
         """``score`` (the AUC), ``flops`` (the last exit's) and ``exits``: node, flops, acc."""
-        correct, total = None, 0
-        for x, y in batches:
-            logits = run_with_generated_weights(network, params, x, self.amp_dtype)
-            hits = torch.stack([(out.argmax(1) == y).sum() for out in logits])
-            correct = hits if correct is None else correct + hits
-            total += int(y.numel())
-        accuracy = (correct.double() / max(total, 1)).tolist()
-        flops = network.cumulative_exit_flops()
-        exits = [
-            {"node": int(node), "flops": int(f), "acc": a}
-            for node, f, a in zip(network.arch.exits, flops, accuracy)
-        ]
+        exits = exit_records(
+            network,
+            lambda x: run_with_generated_weights(network, params, x, self.amp_dtype),
+            batches,
+        )
+        flops, accuracy = [e["flops"] for e in exits], [e["acc"] for e in exits]
         score = area_under_anytime_curve(flops, accuracy, self.flop_budget)
-        return {"score": score, "flops": int(flops[-1]), "exits": exits}
+        return {"score": score, "flops": flops[-1], "exits": exits}
 
     def plot_top(self, rows: List[Dict[str, Any]], directory: str, k: int = 5) -> List[str]:
         """``curves.png``: predicted accuracy-vs-FLOPs curves of the ``k`` best rows."""

@@ -11,6 +11,7 @@ Registry for selection criteria. An entry is a function named after the criterio
 ``evaluate(network, params, batches) -> dict`` that runs ``network`` with the generated ``params``
 on the fixed evaluation ``batches``. The dict holds ``"score"`` (a float, higher is better) and
 may add fields for the results row (e.g. ``"flops"`` or an anytime network's ``"exits"``).
+Its ``needs_early_exits`` says whether it reads early-exit networks (a list of logits).
 """
 
 

@@ -26,6 +26,7 @@ from ghnas.search.result_store import load_results
 from ghnas.search_spaces import build_search_space
 from ghnas.search_spaces.width_fitting import largest_fitting_width
 from ghnas.selection import area_under_anytime_curve
+from ghnas.selection.anytime_auc import exit_records
 from ghnas.trainers.build import TRAINER_REGISTRY
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
@@ -39,11 +40,12 @@ class AnytimeFinalTrainer:
     """Trains ``network`` (an anytime network) and evaluates every exit."""
 
     def __init__(self, *, network, row, stream, eval_batches, epochs, iters_per_epoch, optimizer,
-                 lr_schedule, budget, output_dir, channels) -> None:  # fmt: skip
+                 lr_schedule, budget, output_dir, channels, eval_split) -> None:  # fmt: skip
         self.network, self.row, self.stream, self.eval_batches = network, row, stream, eval_batches
         self.epochs, self.iters_per_epoch = epochs, iters_per_epoch
         self.optimizer, self.lr_schedule, self.budget = optimizer, lr_schedule, budget
         self.output_dir, self.channels = os.path.join(output_dir, "final"), channels
+        self.eval_split = eval_split
         PathManager.mkdirs(self.output_dir)
         self.checkpointer = Checkpointer(
             network, self.output_dir, optimizer=optimizer, rng=RNGState({"batches": stream})
@@ -75,16 +77,12 @@ class AnytimeFinalTrainer:
         )  # fmt: skip
         torch.manual_seed(cfg.SEED)
         network = space_at(channels).build_network(arch).to(cfg.MODEL.DEVICE)
-        if not hasattr(network, "cumulative_exit_flops"):
-            raise GhnasError(
-                f"FINAL.TRAINER 'anytime_final' trains early-exit networks; search space "
-                f"'{space.name}' has none (SEARCH_SPACE.NAME 'anytime' does)"
-            )
         stream = TrainBatchStream(
             dataset=splits.train, meta=splits.meta, batch_size=cfg.FINAL.IMS_PER_BATCH,
             device=cfg.MODEL.DEVICE, crop_padding=cfg.INPUT.CROP_PADDING,
             horizontal_flip=cfg.INPUT.HORIZONTAL_FLIP, seed=cfg.SEED,
         )  # fmt: skip
+        eval_split = "test" if splits.test is not None else "val"
         evaluation = splits.test if splits.test is not None else splits.val
         batches = evaluation_batches(
             dataset=evaluation, meta=splits.meta, num_images=len(evaluation),
@@ -102,20 +100,29 @@ class AnytimeFinalTrainer:
         milestones = [int(round(p * epochs)) for p in cfg.FINAL.LR_DECAY_POINTS]
         bounds = [0] + milestones + [epochs]
         if epochs <= len(values) or any(a >= b for a, b in zip(bounds, bounds[1:])):
-            values, milestones = values[:1], []  # too few epochs to place the decays
+            logger.info(f"final: {epochs} epochs are too few for LR decay; constant LR")
+            values, milestones = values[:1], []
         return cls(
             network=network, row=row, stream=stream, eval_batches=batches, epochs=epochs,
             iters_per_epoch=math.ceil(len(splits.train) / cfg.FINAL.IMS_PER_BATCH),
             optimizer=optimizer,
             lr_schedule=MultiStepParamScheduler(values, num_updates=epochs, milestones=milestones),
-            budget=budget, output_dir=cfg.OUTPUT_DIR, channels=channels,
+            budget=budget, output_dir=cfg.OUTPUT_DIR, channels=channels, eval_split=eval_split,
         )  # fmt: skip
 
     def train(self, resume: bool = False):
         """Train (or continue) for the configured epochs, then evaluate and report."""
         start = 0
         if resume and self.checkpointer.has_checkpoint():
-            start = self.checkpointer.resume_or_load("", resume=True).get("epoch", -1) + 1
+            path = self.checkpointer.get_checkpoint_file()
+            saved = torch.load(path, map_location="cpu")
+            if (saved.get("hash"), saved.get("channels")) != (self.row["hash"], self.channels):
+                raise GhnasError(
+                    f"final: {path} trains {str(saved.get('hash'))[:12]} at "
+                    f"C={saved.get('channels')}, but the search's best is "
+                    f"{self.row['hash'][:12]} fitted to C={self.channels}; run without --resume"
+                )
+            start = self.checkpointer.resume_or_load(path, resume=True).get("epoch", -1) + 1
             logger.info(f"final: resuming at epoch {start}")
         elif not resume and PathManager.exists(os.path.join(self.output_dir, "last_checkpoint")):
             PathManager.rm(os.path.join(self.output_dir, "last_checkpoint"))
@@ -130,7 +137,9 @@ class AnytimeFinalTrainer:
                 group["lr"] = lr
             loss = self.train_epoch()
             progress.log(epoch + 1, loss=loss, lr=lr)
-            self.checkpointer.save("model_last", epoch=epoch)
+            self.checkpointer.save(
+                "model_last", epoch=epoch, hash=self.row["hash"], channels=self.channels
+            )
         self.report()
         return self.network
 
@@ -152,26 +161,20 @@ class AnytimeFinalTrainer:
             total += float(loss.detach())
         return total / self.iters_per_epoch
 
-    @torch.no_grad()
-    def evaluate(self):
-        """Accuracy of every exit (eval-mode BN) and their cumulative FLOPs."""
-        self.network.eval()
-        correct, total = None, 0
-        for x, y in self.eval_batches:
-            hits = torch.stack([(out.argmax(1) == y).sum() for out in self.network(x)])
-            correct = hits if correct is None else correct + hits
-            total += int(y.numel())
-        accuracy = (correct.double() / total).tolist()
-        return self.network.cumulative_exit_flops(), accuracy
-
     def report(self) -> None:
         """Write ``final/results.json`` and ``final/curves.png``; log the per-exit table."""
-        flops, accuracy = self.evaluate()
-        exits = [{"node": int(n), "flops": int(f), "acc": a}
-                 for n, f, a in zip(self.network.arch.exits, flops, accuracy)]  # fmt: skip
+        self.network.eval()
+        exits = exit_records(self.network, self.network, self.eval_batches)
+        flops, accuracy = [e["flops"] for e in exits], [e["acc"] for e in exits]
+        if self.eval_split == "val":
+            logger.warning(
+                "final: the dataset has no test split; accuracies are on the validation images "
+                "the search ranked on, so they are optimistic"
+            )
         result = {
             "hash": self.row["hash"],
             "channels": self.channels,
+            "eval_split": self.eval_split,
             "auc": area_under_anytime_curve(flops, accuracy, self.budget),
             "flop_budget": self.budget,
             "exits": exits,
@@ -201,3 +204,6 @@ class AnytimeFinalTrainer:
 def anytime_final(cfg, splits) -> AnytimeFinalTrainer:
     """Final training of the best anytime architecture (appendix 7.3)."""
     return AnytimeFinalTrainer.from_config(cfg, splits)
+
+
+anytime_final.needs_early_exits = True  # checked against the space before any phase runs

@@ -138,8 +138,16 @@ def test_malformed_architecture_in_results_file(tmp_path):
         ("SEED", "-1", "SEED must be >= 0"),
         ("GHN.HIDDEN_SIZE", "0", "GHN.HIDDEN_SIZE must be > 0"),
         ("SOLVER.BASE_LR", "-0.1", "SOLVER.BASE_LR must be > 0"),
-        ("SOLVER.LR_DECAY_POINTS", "[0.75, 0.5]", "SOLVER.LR_DECAY_POINTS must be increasing"),
-        ("SOLVER.LR_DECAY_POINTS", "[0.5, 1.0]", "SOLVER.LR_DECAY_POINTS must be increasing"),
+        (
+            "SOLVER.LR_DECAY_POINTS",
+            "[0.75, 0.5]",
+            "SOLVER.LR_DECAY_POINTS must be increasing fractions",
+        ),
+        (
+            "SOLVER.LR_DECAY_POINTS",
+            "[0.5, 1.0]",
+            "SOLVER.LR_DECAY_POINTS must be increasing fractions",
+        ),
         ("MODEL.AMP_DTYPE", "float16", "loss scaling"),
         ("MODEL.DEVICE", "tpu", "MODEL.DEVICE"),
     ],
@@ -299,3 +307,29 @@ def test_anytime_architecture_with_a_scale_its_block_does_not_allow():
     node = {"op": "conv_3x3", "inputs": [0], "scale": 0, "exit": True, "block": 2}
     with pytest.raises(GhnasError, match="block 2 allows scales"):
         AnytimeArchitecture.from_dict({"nodes": [node]})
+
+
+@pytest.mark.parametrize(
+    "config, key, value, message",
+    [
+        (ANYTIME, "SEARCH.CRITERION", "accuracy", "does not fit search space 'anytime'"),
+        (QUICK, "SEARCH.CRITERION", "anytime_auc", "does not fit search space 'classification'"),
+        (QUICK, "PHASES", "['ghn', 'search', 'final']", "FINAL.TRAINER is empty"),
+        (ANYTIME, "ANYTIME.FLOP_BUDGET", "0.0", "ANYTIME.FLOP_BUDGET must be a finite number"),
+    ],
+)
+def test_parts_that_do_not_fit_together(capsys, out, config, key, value, message):
+    line = one_line_error(capsys, "--config-file", config, *out, key, value)
+    assert message in line
+
+
+def test_final_resume_with_another_best_architecture_or_width(capsys, tmp_path):
+    tiny = ["OUTPUT_DIR", str(tmp_path), "SOLVER.MAX_ITER", "2", "SEARCH.NUM_ARCHS", "4",
+            "SEARCH.EVAL_IMAGES", "32", "FINAL.EPOCHS", "1"]  # fmt: skip
+    status, err = run(capsys, "--config-file", ANYTIME, *tiny)
+    assert status == 0, err
+    line = one_line_error(
+        capsys, "--config-file", ANYTIME, *tiny, "PHASES", "['final']", "FINAL.MIN_CHANNELS", "1",
+        "ANYTIME.FLOP_BUDGET", "1500000.0", "--resume",
+    )  # fmt: skip
+    assert "run without --resume" in line
