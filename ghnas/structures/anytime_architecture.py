@@ -10,9 +10,9 @@ or carries an exit (no dead compute).
 """
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Tuple
 
-from ghnas.structures.architecture import dag_hash
+from ghnas.structures.architecture import dag_hash, find_cycle
 from ghnas.utils.errors import GhnasError
 
 # The node ops of the anytime space: nodes concatenate their inputs, so there is no identity
@@ -194,7 +194,7 @@ def _validate(nodes: Tuple[AnytimeNode, ...]) -> None:
                 )
         if len(set(parents)) != len(parents):
             raise GhnasError(f"{prefix} node {v} lists an input twice: {list(parents)}")
-    cycle = _find_cycle(nodes)
+    cycle = find_cycle({i + 1: node.parents for i, node in enumerate(nodes)})
     if cycle:
         path = " -> ".join(str(n) for n in cycle)
         raise GhnasError(f"{prefix} cycle through nodes {path}")
@@ -219,29 +219,3 @@ def _validate(nodes: Tuple[AnytimeNode, ...]) -> None:
             raise GhnasError(
                 f"{prefix} node {i + 1} is read by no later node and carries no exit (dead compute)"
             )
-
-
-def _find_cycle(nodes: Tuple[AnytimeNode, ...]) -> List[int]:
-    """A cycle as a node path (first node repeated), or [] if the graph is acyclic."""
-    state: Dict[int, int] = {}  # 1 = on the DFS stack, 2 = finished
-
-    def visit(node: int, stack: List[int]) -> List[int]:
-        state[node] = 1
-        stack.append(node)
-        for p in nodes[node - 1].parents if node >= 1 else ():
-            if state.get(p) == 1:
-                return stack[stack.index(p) :] + [p]
-            if p not in state:
-                found = visit(p, stack)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return []
-
-    for start in range(1, len(nodes) + 1):
-        if start not in state:
-            found = visit(start, [])
-            if found:
-                return found
-    return []

@@ -2,7 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from ghnas.utils.errors import GhnasError
 
@@ -121,7 +121,7 @@ def _validate(ops: Tuple[str, ...], parents: Tuple[Tuple[int, ...], ...]) -> Non
                     f"architecture: node {node} reads node {p!r}, which does not exist "
                     f"(dangling edge; nodes are 0..{num_total - 1})"
                 )
-    cycle = _find_cycle(parents)
+    cycle = find_cycle({j + 2: ps for j, ps in enumerate(parents)})
     if cycle:
         path = " -> ".join(str(n) for n in cycle)
         raise GhnasError(f"architecture: cycle through nodes {path}")
@@ -138,14 +138,15 @@ def _validate(ops: Tuple[str, ...], parents: Tuple[Tuple[int, ...], ...]) -> Non
             raise GhnasError(f"architecture: input node {index} ({name}) is never read")
 
 
-def _find_cycle(parents: Tuple[Tuple[int, ...], ...]) -> List[int]:
-    """A cycle among the op nodes as a node path (first node repeated), or [] if acyclic."""
+def find_cycle(parents: Mapping[int, Sequence[int]]) -> List[int]:
+    """A cycle as a node path (first node repeated), or [] if acyclic; ``parents[v]`` lists
+    the nodes ``v`` reads (nodes missing from the mapping read nothing)."""
     state: Dict[int, int] = {}  # 1 = on the DFS stack, 2 = finished
 
     def visit(node: int, stack: List[int]) -> List[int]:
         state[node] = 1
         stack.append(node)
-        for p in parents[node - 2] if node >= 2 else ():
+        for p in parents.get(node, ()):
             if state.get(p) == 1:
                 return stack[stack.index(p) :] + [p]
             if p not in state:
@@ -156,7 +157,7 @@ def _find_cycle(parents: Tuple[Tuple[int, ...], ...]) -> List[int]:
         state[node] = 2
         return []
 
-    for start in range(2, len(parents) + 2):
+    for start in sorted(parents):
         if start not in state:
             found = visit(start, [])
             if found:
