@@ -1,0 +1,262 @@
+"""projects/NASBench201: the plug-in space parses, builds the benchmark's networks, and runs."""
+
+import csv
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.func import functional_call
+
+from ghnas.config import get_cfg
+from ghnas.data.metadata import DatasetMetadata
+from ghnas.ghn import build_ghn
+from ghnas.layers.batch_statistics import batch_statistics
+from ghnas.search_spaces import SEARCH_SPACE_REGISTRY, SearchSpace, build_search_space
+from ghnas.utils.errors import GhnasError
+from ghnas.utils.flops import count_flops
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = REPO / "projects" / "NASBench201"
+sys.path.insert(0, str(PROJECT))
+from nasbench201 import NB201_OPS, NB201Architecture, add_nasbench201_config  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import require_shared_file  # noqa: E402
+
+META = DatasetMetadata(num_classes=3, channels=3, image_size=8, mean=(0.5,) * 3, std=(0.2,) * 3)
+CIFAR = DatasetMetadata(num_classes=10, channels=3, image_size=32, mean=(0.5,) * 3, std=(0.2,) * 3)
+
+# Special cells: all none; cut off from its input (nothing leaves node 0); dead ops (edge 1<-0
+# feeds a node nothing reads, edge 3<-2 reads a node nothing writes); the densest cell.
+ALL_NONE = NB201Architecture(("none",) * 6)
+CUT_OFF = NB201Architecture(
+    ("none", "none", "nor_conv_3x3", "none", "nor_conv_1x1", "nor_conv_3x3")
+)
+DEAD_OPS = NB201Architecture(
+    ("nor_conv_3x3", "none", "none", "skip_connect", "none", "nor_conv_1x1")
+)
+DENSE = NB201Architecture(("nor_conv_3x3",) * 6)
+SPECIAL = [ALL_NONE, CUT_OFF, DEAD_OPS, DENSE]
+
+
+def project_cfg(**overrides):
+    cfg = get_cfg()
+    add_nasbench201_config(cfg)
+    cfg.merge_from_file(str(PROJECT / "configs" / "Base-NASBench201.yaml"))
+    cfg.MODEL.DEVICE = "cpu"
+    for key, value in overrides.items():
+        section, field = key.split("__")
+        cfg[section][field] = value
+    return cfg
+
+
+def space_for(meta=META, channels=16, cells=5):
+    cfg = project_cfg(NASBENCH201__CHANNELS=channels, NASBENCH201__CELLS_PER_STAGE=cells)
+    return build_search_space(cfg, meta)
+
+
+def table_rows():
+    with open(require_shared_file("nasbench201/nasbench201.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --- architectures -------------------------------------------------------------------------
+
+
+def test_string_round_trip_and_dict_form():
+    text = (
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+"
+        "|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    )
+    arch = NB201Architecture.from_string(text)
+    assert arch.ops == ("nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "skip_connect",
+                        "nor_conv_3x3", "skip_connect")  # fmt: skip
+    assert arch.to_string() == text and str(arch) == text
+    assert NB201Architecture.from_dict(json.loads(json.dumps(arch.to_dict()))) == arch
+    rng = np.random.default_rng(0)
+    space = space_for()
+    for _ in range(50):
+        a = space.sample(rng)
+        assert NB201Architecture.from_string(a.to_string()) == a
+        assert space.architecture_from_dict(a.to_dict()) == a
+
+
+def test_every_table_string_round_trips():
+    for row in table_rows():
+        assert NB201Architecture.from_string(row["arch_str"]).to_string() == row["arch_str"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "|none~0|+|none~0|none~1|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|+|none~0|",
+        "|none~0|+|none~0|+|none~0|none~1|none~2|",
+        "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|none0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        None,
+    ],
+)
+def test_malformed_strings_are_one_line_errors(text):
+    with pytest.raises(GhnasError) as info:
+        NB201Architecture.from_string(text)
+    assert "\n" not in str(info.value)
+
+
+def test_malformed_constructions_and_dicts():
+    for ops in [("none",) * 5, ("none",) * 5 + ("conv_3x3",), "none"]:
+        with pytest.raises(GhnasError):
+            NB201Architecture(ops)
+    for data in [{}, {"arch_str": 3}, [], {"nodes": []}]:
+        with pytest.raises(GhnasError):
+            NB201Architecture.from_dict(data)
+
+
+def test_live_edges_and_canonical_hash():
+    assert ALL_NONE.live_edges == () and CUT_OFF.live_edges == ()
+    assert DEAD_OPS.live_edges == (3,)
+    assert DENSE.live_edges == tuple(range(6))
+    # Dead ops do not change what the cell computes, so the hash ignores them.
+    only_skip = NB201Architecture(("none", "none", "none", "skip_connect", "none", "none"))
+    assert DEAD_OPS.canonical_hash == only_skip.canonical_hash
+    assert ALL_NONE.canonical_hash == CUT_OFF.canonical_hash
+    assert DENSE.canonical_hash != only_skip.canonical_hash
+    # Swapping the two parallel paths 0->1->3 and 0->2->3 is an isomorphism.
+    a = NB201Architecture(("nor_conv_1x1", "avg_pool_3x3", "none", "none", "skip_connect",
+                           "nor_conv_3x3"))  # fmt: skip
+    b = NB201Architecture(("avg_pool_3x3", "nor_conv_1x1", "none", "none", "nor_conv_3x3",
+                           "skip_connect"))  # fmt: skip
+    assert a.canonical_hash == b.canonical_hash
+
+
+# --- the space -----------------------------------------------------------------------------
+
+
+def test_space_registers_and_describes_itself():
+    assert "nasbench201" in {name for name, _ in SEARCH_SPACE_REGISTRY}
+    space = space_for()
+    assert isinstance(space, SearchSpace) and space.name == "nasbench201"
+    assert space.num_modules == 17 and not space.early_exits
+    assert space.describe() == {"channels": 16, "cells_per_stage": 5}
+    assert space.input_shape == (3, 8, 8)
+    with pytest.raises(GhnasError):
+        space_for(DatasetMetadata(3, 3, 6, (0.5,) * 3, (0.2,) * 3))
+    rng = np.random.default_rng(0)
+    seen = {space.sample(rng).ops for _ in range(400)}
+    assert len(seen) > 350  # uniform over 15,625 cells: few repeats
+    assert {op for ops in seen for op in ops} == set(NB201_OPS)
+
+
+def test_parameter_count_equals_the_table():
+    rows = table_rows()
+    space = space_for(CIFAR)
+    picked = np.random.default_rng(0).choice(len(rows), size=10, replace=False)
+    for i in list(picked) + [0]:
+        arch = NB201Architecture.from_string(rows[i]["arch_str"])
+        with torch.device("meta"):
+            count = sum(p.numel() for p in space.build_network(arch).parameters())
+        assert round(count / 1e6, 6) == pytest.approx(float(rows[i]["params_M_cifar10"]), abs=1e-6)
+
+
+@pytest.mark.parametrize("cells", [5, 1])
+def test_analytic_flops_equal_fvcore(cells):
+    space = space_for(META, channels=8, cells=cells)
+    rng = np.random.default_rng(1)
+    for arch in SPECIAL + [space.sample(rng) for _ in range(4)]:
+        net = space.build_network(arch)
+        assert space.analytic_flops(arch) == count_flops(net, space.input_shape), arch
+
+
+def test_ghn_generates_exactly_the_network_weights():
+    space = space_for(META, channels=4, cells=5)
+    cfg = project_cfg(NASBENCH201__CHANNELS=4)
+    cfg.GHN.NUM_PASSES = 1
+    cfg.GHN.HIDDEN_SIZE = cfg.GHN.MESSAGE_HIDDEN_SIZE = cfg.GHN.HYPERNET_HIDDEN_SIZE = 8
+    torch.manual_seed(0)
+    ghn = build_ghn(cfg, space)
+    rng = np.random.default_rng(2)
+    archs = SPECIAL + [space.sample(rng) for _ in range(4)]
+    graphs = [space.to_graph(a) for a in archs]
+    for graph in graphs:
+        assert graph.num_modules == 17
+        assert set(graph.node_types) <= set(space.op_vocabulary)
+    # All archs pack together (a cut-off cell's module holds its sink alone, or stem + sink).
+    generated = ghn.generate_for_graphs(graphs)
+    loss = 0.0
+    x = torch.randn(4, *space.input_shape)
+    for arch, params in zip(archs, generated):
+        net = space.build_network(arch)
+        assert list(params) == net.generated_parameter_names(), arch
+        assert space.generated_parameter_shapes(arch) == {k: v.shape for k, v in params.items()}
+        with batch_statistics(net):
+            out = functional_call(net, params, (x,), strict=False)
+        assert out.shape == (4, META.num_classes) and torch.isfinite(out).all()
+        loss = loss + out.square().mean()
+    loss.backward()
+    grads = [p.grad for p in ghn.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_left_out_weights_cannot_change_the_output():
+    """The conv weights of dead edges (never generated) do not affect the logits (BN affine,
+    never generated either, keeps its initial 1 and 0); a cut-off cell outputs zeros."""
+    space = space_for(META, channels=4, cells=1)
+    x = torch.randn(4, *space.input_shape)
+    for arch in (DEAD_OPS, CUT_OFF):
+        torch.manual_seed(0)
+        net = space.build_network(arch)
+        params = {n: p.detach().clone() for n, p in net.named_parameters()}
+        generated = set(net.generated_parameter_names())
+        with torch.no_grad(), batch_statistics(net):
+            before = functional_call(net, params, (x,))
+            for name in params:
+                if name.endswith("conv.weight") and name not in generated:
+                    params[name].normal_()
+            after = functional_call(net, params, (x,))
+        assert torch.equal(before, after)
+    cell = space.build_network(CUT_OFF).cells[0]
+    assert torch.count_nonzero(cell(torch.randn(2, 4, 8, 8))) == 0
+
+
+def test_end_to_end_train_net_of_the_project(tmp_path, monkeypatch):
+    """The project's train_net.py trains the GHN and ranks architectures (digits at 8×8)."""
+    out = tmp_path / "out"
+    argv = [
+        "train_net.py", "--config-file", str(PROJECT / "configs" / "quick.yaml"),
+        "OUTPUT_DIR", str(out), "DATASETS.NAME", "digits", "DATASETS.VAL_SIZE", "100",
+        "INPUT.SIZE", "8", "INPUT.CROP_PADDING", "1", "INPUT.HORIZONTAL_FLIP", "False",
+        "NASBENCH201.CHANNELS", "4", "NASBENCH201.CELLS_PER_STAGE", "1", "GHN.NUM_PASSES", "1",
+        "SOLVER.IMS_PER_BATCH", "8", "SOLVER.MAX_ITER", "2", "SOLVER.CHECKPOINT_PERIOD", "1",
+        "SOLVER.LOG_PERIOD", "1", "SEARCH.NUM_ARCHS", "4", "SEARCH.TOP_K", "2",
+        "SEARCH.EVAL_IMAGES", "16", "SEARCH.EVAL_BATCH_SIZE", "16",
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as info:
+        runpy.run_path(str(PROJECT / "train_net.py"), run_name="__main__")
+    assert info.value.code in (0, None)
+    lines = (out / "search" / "results.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    archs = [r for r in rows if "arch" in r]
+    assert len(archs) == 4
+    for row in archs:
+        NB201Architecture.from_dict(row["arch"])
+
+
+def test_a_config_without_the_project_keys_gets_their_defaults():
+    """Core tests walk the registry with core configs once the project is imported."""
+    space = build_search_space(_core_cfg(), META)
+    assert space.describe() == {"channels": 16, "cells_per_stage": 5}
+
+
+def _core_cfg():
+    cfg = get_cfg()
+    cfg.SEARCH_SPACE.NAME = "nasbench201"
+    cfg.freeze()
+    return cfg
