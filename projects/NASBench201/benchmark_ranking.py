@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""How well does a GHN rank NAS-Bench-201? Scored against the benchmark's 200-epoch accuracies.
+
+    python projects/NASBench201/benchmark_ranking.py \
+        --config-file projects/NASBench201/configs/quick.yaml \
+        [--num-archs 200] [--table ../shared/data/nasbench201/nasbench201.csv] [KEY VALUE ...]
+
+Protocol (in this order, so nothing that ranks can see the ground truth):
+1. train the GHN on the arrays file's ``x_train`` only (the "ghn" phase; resumable);
+2. draw a seeded sample of K benchmark indices and take their architecture strings (the table's
+   ``arch_index``/``arch_str`` columns: the benchmark's own numbering, no accuracy);
+3. score them with GHN weights on ``x_test`` at a fixed batch size, writing ``results.jsonl`` in
+   the core's format, and time it against a plain forward of the same networks on the same images;
+4. only then read the accuracies and report Kendall τ-b, Spearman ρ and Pearson r over all and
+   over the better half (⌈n/2⌉ by ground truth, index tie-break), and precision@top-5%, for the
+   GHN and for the baselines measured in the same run: parameter count of the built networks
+   and the table's 12-epoch training (``cifar10valid_xvalid_acc_12ep``).
+It also counts how many isomorphs (``nats_unique_str``) of the scored architectures the GHN met
+in training, by replaying the trainer's seeded architecture stream.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tabulate import tabulate
+
+PROJECT = Path(__file__).resolve().parent
+sys.path.insert(0, str(PROJECT))
+from nasbench201 import NB201Architecture, add_nasbench201_config  # noqa: E402
+
+from ghnas.config import get_cfg  # noqa: E402
+from ghnas.data import build_dataset, evaluation_batches  # noqa: E402
+from ghnas.engine import default_setup, run_cli  # noqa: E402
+from ghnas.evaluation import correlations, precision_at_k, top_half_correlations  # noqa: E402
+from ghnas.ghn import build_ghn  # noqa: E402
+from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights  # noqa: E402
+from ghnas.layers.batch_statistics import batch_statistics  # noqa: E402
+from ghnas.search import ArchitectureScorer, ResultStore, count_parameters  # noqa: E402
+from ghnas.search_spaces import build_search_space  # noqa: E402
+from ghnas.selection import build_criterion  # noqa: E402
+from ghnas.trainers import build_trainer  # noqa: E402
+from ghnas.utils.errors import GhnasError  # noqa: E402
+
+TOTAL = 15625
+TRUTH, SHORT_TRAINING = "cifar10_test_acc_200ep", "cifar10valid_xvalid_acc_12ep"
+
+
+def read_columns(path: str, columns):
+    """The named columns of the table, by arch_index (one pass, nothing else kept)."""
+    if not os.path.isfile(path):
+        raise GhnasError(f"--table: {path} not found")
+    with open(path, newline="") as f:
+        return {int(r["arch_index"]): [r[c] for c in columns] for r in csv.DictReader(f)}
+
+
+def plain_forward_rate(space, archs, batches) -> float:
+    """Archs/s of an ordinary forward of each network (own weights) on the same images."""
+    start = time.perf_counter()
+    with torch.no_grad():
+        for arch in archs:
+            network = space.build_network(arch).to(batches[0][0].device)
+            with batch_statistics(network):
+                for x, _ in batches:
+                    network(x)
+    return len(archs) / (time.perf_counter() - start)
+
+
+def estimator_row(name, predicted, truth, keys, cost):
+    k = max(1, round(0.05 * len(truth)))
+    every, half = correlations(predicted, truth), top_half_correlations(predicted, truth, keys)
+    row = {
+        "estimator": name,
+        "cost": cost,
+        "precision@5%": precision_at_k(predicted, truth, keys, k),
+    }
+    row.update({f"{m} (all)": every[m] for m in ("kendall", "spearman", "pearson")})
+    row.update({f"{m} (top half)": half[m] for m in ("kendall", "spearman", "pearson")})
+    return row
+
+
+def main(args) -> dict:
+    cfg = get_cfg()
+    add_nasbench201_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(list(args.opts))
+    cfg.freeze()
+    default_setup(cfg, args)
+    if cfg.DATASETS.NAME != "npz":
+        raise GhnasError("the benchmark scores on the arrays file's x_test: set DATASETS.NAME npz")
+    splits = build_dataset(cfg)
+
+    build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)  # x_train only
+    space = build_search_space(cfg, splits.meta)
+    ghn = build_ghn(cfg, space)
+    checkpoint = load_ghn_weights(ghn, final_checkpoint_path(cfg.OUTPUT_DIR), cfg, space)
+
+    strings = read_columns(args.table, ["arch_str"])
+    k = TOTAL if args.num_archs <= 0 else min(args.num_archs, TOTAL)
+    indices = sorted(
+        np.random.default_rng([cfg.SEED, 201]).choice(TOTAL, k, replace=False).tolist()
+    )
+    archs = [NB201Architecture.from_string(strings[i][0]) for i in indices]
+    batches = evaluation_batches(
+        dataset=splits.test, meta=splits.meta, num_images=len(splits.test),
+        batch_size=cfg.SEARCH.EVAL_BATCH_SIZE, seed=cfg.SEED, device=cfg.MODEL.DEVICE,
+    )  # fmt: skip
+    scorer = ArchitectureScorer(
+        ghn=ghn, space=space, criterion=build_criterion(cfg), batches=batches,
+        arch_batch=cfg.SEARCH.ARCH_BATCH,
+    )  # fmt: skip
+    start = time.perf_counter()
+    scores = scorer.score(archs)
+    ranking_rate = len(archs) / (time.perf_counter() - start)
+    plain_rate = plain_forward_rate(space, archs[: min(len(archs), 50)], batches)
+    params = [count_parameters(space, a) for a in archs]
+
+    out = os.path.join(cfg.OUTPUT_DIR, "benchmark")
+    header = {"space": space.name, "eval_images": len(splits.test), "seed": cfg.SEED,
+              "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE, "split": "x_test"}  # fmt: skip
+    store = ResultStore(os.path.join(out, "results.jsonl"), header)
+    os.makedirs(out, exist_ok=True)
+    store.open(resume=False)
+    for index, arch, score, count in zip(indices, archs, scores, params):
+        row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, "score": score, "params": count}
+        row.update(flops=space.analytic_flops(arch), arch_index=index)
+        store.append(row)
+
+    # Only now: the ground truth.
+    table = read_columns(args.table, [TRUTH, SHORT_TRAINING, "nats_unique_str"])
+    truth = [float(table[i][0]) for i in indices]
+    twelve = [float(table[i][1]) for i in indices]
+    training_space = build_search_space(cfg, splits.meta, training=True)
+    replay = np.random.default_rng([cfg.SEED, 1])  # the GHN trainer's architecture stream
+    by_string = {s[0]: i for i, s in strings.items()}
+    seen = {table[by_string[training_space.sample(replay).to_string()]][2]
+            for _ in range(cfg.SOLVER.MAX_ITER * cfg.GHN.META_BATCH)}  # fmt: skip
+    met = sum(table[i][2] in seen for i in indices)
+
+    rows = [
+        estimator_row(
+            "GHN (generated weights)", scores, truth, indices, f"{1 / ranking_rate:.3f} s/arch"
+        ),
+        estimator_row("parameter count", params, truth, indices, "0"),
+        estimator_row("12-epoch training (table)", twelve, truth, indices, "12 epochs/arch"),
+    ]
+    report = {
+        "num_archs": len(indices),
+        "ghn_training_seconds": checkpoint.get("train_seconds"),
+        "ranking_archs_per_s": ranking_rate,
+        "plain_forward_archs_per_s": plain_rate,
+        "isomorphs_met_in_training": met,
+        "estimators": rows,
+    }
+    with open(os.path.join(out, "ranking.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    shown = [{k: (f"{v:.3f}" if isinstance(v, float) and not math.isnan(v) else v)
+              for k, v in r.items()} for r in rows]  # fmt: skip
+    print(f"{len(indices)} architectures; GHN trained {report['ghn_training_seconds']:.0f} s; "
+          f"ranking {ranking_rate:.1f} archs/s vs plain forward {plain_rate:.1f} archs/s; "
+          f"{met} scored architectures had an isomorph in GHN training")  # fmt: skip
+    print(tabulate(shown, headers="keys", tablefmt="github"))
+    return report
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_table = os.path.join(
+        os.environ.get("GHNAS_SHARED_DATA", str(PROJECT.parents[2] / "shared" / "data")),
+        "nasbench201", "nasbench201.csv",
+    )  # fmt: skip
+    p.add_argument("--config-file", required=True, metavar="FILE")
+    p.add_argument("--num-archs", type=int, default=200, help="K sampled indices (0: all)")
+    p.add_argument("--table", default=default_table, help="the ground-truth CSV")
+    p.add_argument("--resume", action="store_true", help="reuse a trained GHN in OUTPUT_DIR")
+    p.add_argument("opts", nargs=argparse.REMAINDER, default=[])
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main, parser().parse_args()))
