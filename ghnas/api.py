@@ -24,7 +24,7 @@ from ghnas.data.metadata import DatasetMetadata
 from ghnas.ghn import GraphHyperNetwork, build_ghn
 from ghnas.ghn.checkpoint import load_ghn_weights
 from ghnas.layers.batch_statistics import instantiate_for_generated_weights
-from ghnas.search.scoring import ArchitectureScorer
+from ghnas.search.scoring import ArchitectureScorer, generate_weights
 from ghnas.search_spaces import SearchSpace, build_search_space
 from ghnas.selection import build_criterion
 from ghnas.utils.errors import GhnasError
@@ -38,11 +38,9 @@ class TrainedGHN:
     space: SearchSpace
     cfg: CfgNode
 
-    @torch.no_grad()
     def generate(self, archs: Sequence[Any]) -> List[dict]:
         """Generated parameters (name -> tensor) of each architecture."""
-        self.ghn.eval()
-        return self.ghn.generate(self.space, archs)
+        return generate_weights(self.ghn, self.space, archs)
 
     def network_with_generated_weights(self, arch: Any) -> nn.Module:
         """``space.build_network(arch)`` holding the GHN's weights (BN affine at 1 and 0).

@@ -137,8 +137,11 @@ class RandomSearch:
             todo = [i for i, arch in enumerate(chunk) if arch.canonical_hash not in done]
             if not todo:
                 continue
-            results = self.scorer.evaluate_chunk(chunk)
-            baseline = self.baseline_scorer.score_chunk(chunk) if self.baseline_scorer else None
+            networks = self.scorer.networks(chunk)  # shared by both scorers
+            results = self.scorer.evaluate_chunk(chunk, networks)
+            baseline = (
+                self.baseline_scorer.score_chunk(chunk, networks) if self.baseline_scorer else None
+            )
             for i in todo:
                 row = self.row(chunk[i], results[i], baseline[i] if baseline else None)
                 self.store.append(row)

@@ -5,6 +5,8 @@ from typing import Any, Dict, List
 
 from tabulate import tabulate
 
+from ghnas.utils.file_io import PathManager
+
 
 def rank_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """Rows by descending score, ties broken by hash (so the order is reproducible)."""
@@ -42,8 +44,6 @@ def summary_lines(rows: List[Dict[str, Any]], timings: Dict[str, str]) -> List[s
 
 def write_report(path: str, rows, k: int, criterion: str, timings: Dict[str, str], header) -> str:
     """Write ``top.md`` and return the table."""
-    from ghnas.utils.file_io import PathManager
-
     table = top_table(rows, k, criterion)
     text = [
         f"# Top {min(k, len(rows))} of {len(rows)} architectures ({header['space']}, {criterion})",

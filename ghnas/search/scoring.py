@@ -27,23 +27,29 @@ class ArchitectureScorer:
         self.arch_batch = max(1, arch_batch)
         self.device = batches[0][0].device if batches else torch.device("cpu")
 
-    @torch.no_grad()
     def generate(self, archs: Sequence[Any]) -> List[Dict[str, torch.Tensor]]:
         """Generated parameters of ``archs`` (one packed graph)."""
-        self.ghn.eval()
-        return self.ghn.generate(self.space, archs)
+        return generate_weights(self.ghn, self.space, archs)
 
-    def evaluate_chunk(self, archs: Sequence[Any]) -> List[Dict[str, Any]]:
-        """The criterion's results (``"score"``, extra fields) of ``archs`` generated together."""
-        results = []
-        for arch, params in zip(archs, self.generate(archs)):
-            network = instantiate_for_generated_weights(self.space, arch, self.device)
-            results.append(self.criterion.evaluate(network, params, self.batches))
-        return results
+    def networks(self, archs: Sequence[Any]) -> List[torch.nn.Module]:
+        """Networks ready for generated weights; scorers of the same space may share them."""
+        return [instantiate_for_generated_weights(self.space, a, self.device) for a in archs]
 
-    def score_chunk(self, archs: Sequence[Any]) -> List[float]:
+    def evaluate_chunk(self, archs: Sequence[Any], networks=None) -> List[Dict[str, Any]]:
+        """The criterion's results (``"score"``, extra fields) of ``archs`` generated together.
+
+        ``networks`` (from :meth:`networks`) saves building them again: the weights come in
+        through ``functional_call`` and BN buffers stay untouched, so a network can be reused.
+        """
+        networks = networks if networks is not None else self.networks(archs)
+        return [
+            self.criterion.evaluate(network, params, self.batches)
+            for network, params in zip(networks, self.generate(archs))
+        ]
+
+    def score_chunk(self, archs: Sequence[Any], networks=None) -> List[float]:
         """Scores of ``archs``, generated together."""
-        return [result["score"] for result in self.evaluate_chunk(archs)]
+        return [result["score"] for result in self.evaluate_chunk(archs, networks)]
 
     def chunks(self, archs: Sequence[Any]) -> List[Sequence[Any]]:
         """``archs`` cut into the chunks whose weights are generated together."""
@@ -52,3 +58,10 @@ class ArchitectureScorer:
     def score(self, archs: Sequence[Any]) -> List[float]:
         """Scores of ``archs`` in order."""
         return [s for chunk in self.chunks(archs) for s in self.score_chunk(chunk)]
+
+
+@torch.no_grad()
+def generate_weights(ghn, space, archs: Sequence[Any]) -> List[Dict[str, torch.Tensor]]:
+    """Inference-mode weights of ``archs`` from ``ghn``, generated in one packed graph."""
+    ghn.eval()
+    return ghn.generate(space, archs)
