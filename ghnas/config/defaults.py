@@ -61,6 +61,10 @@ _C.DATASETS.DOWNLOAD = False
 # Images carved (seeded) out of the training set for validation; search scores use them.
 # Must be smaller than the training set. The paper keeps 5,000 of CIFAR-10's 50,000.
 _C.DATASETS.VAL_SIZE = 5000
+# Images carved (seeded, disjoint from validation) out of the training set as a held-out test
+# split, for datasets without one of their own ("digits", "image_folder"); 0 = none. Only the
+# correlation benchmark's ground truth and the final trainers' reports read the test split.
+_C.DATASETS.TEST_SIZE = 0
 # Keep in-memory datasets (npz, digits, cifar10) on MODEL.DEVICE and augment there.
 _C.DATASETS.ON_DEVICE = True
 

@@ -20,7 +20,7 @@ from ghnas.data.build import DATASET_REGISTRY
 from ghnas.data.metadata import DatasetSplits
 from ghnas.data.tensor_dataset import (
     TensorImageDataset,
-    carve_validation,
+    carve_splits,
     checked_input_size,
     image_metadata,
     resize_images,
@@ -53,18 +53,26 @@ def in_memory_splits(
         test_labels: Their int64 ``(M,)`` labels.
 
     Returns:
-        Train/val carved from ``images``, test from ``test_images``, metadata from train pixels.
+        Train/val carved from ``images``, test from ``test_images`` (or carved from ``images``
+        when ``DATASETS.TEST_SIZE`` > 0), metadata from train pixels.
     """
     size = checked_input_size(cfg.INPUT.SIZE)
+    has_test = test_images is not None and test_labels is not None
+    if has_test and cfg.DATASETS.TEST_SIZE:
+        raise GhnasError(
+            f"DATASETS.TEST_SIZE={cfg.DATASETS.TEST_SIZE}: dataset '{cfg.DATASETS.NAME}' has "
+            "its own test split; set DATASETS.TEST_SIZE to 0"
+        )
     # Carve before resizing: a bad VAL_SIZE fails before any expensive work.
-    train_idx, val_idx = carve_validation(
-        images.shape[0], val_size=cfg.DATASETS.VAL_SIZE, seed=cfg.SEED
-    )
+    train_idx, val_idx, test_idx = carve_splits(
+        images.shape[0], val_size=cfg.DATASETS.VAL_SIZE, seed=cfg.SEED,
+        test_size=cfg.DATASETS.TEST_SIZE,
+    )  # fmt: skip
     full = TensorImageDataset(images=resize_images(images, size), labels=labels)
     train, val = full.subset(train_idx), full.subset(val_idx)
     meta = image_metadata(train.images, num_classes=num_classes)
-    test = None
-    if test_images is not None and test_labels is not None:
+    test = full.subset(test_idx) if test_idx is not None else None
+    if has_test:
         test = TensorImageDataset(images=resize_images(test_images, size), labels=test_labels)
     if cfg.DATASETS.ON_DEVICE:
         device = torch.device(cfg.MODEL.DEVICE)
@@ -75,7 +83,8 @@ def in_memory_splits(
 
 @DATASET_REGISTRY.register()
 def digits(cfg: CfgNode) -> DatasetSplits:
-    """scikit-learn's bundled handwritten digits: 1,797 8x8 images, 10 classes, no test set.
+    """scikit-learn's bundled handwritten digits: 1,797 8x8 images, 10 classes, no test set
+    of its own (``DATASETS.TEST_SIZE`` carves one).
 
     Pixel values 0..16 are scaled to 0..255 and replicated to 3 channels, so the quick start
     exercises the same RGB networks as CIFAR-10.

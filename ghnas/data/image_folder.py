@@ -16,7 +16,7 @@ from torchvision.datasets import ImageFolder
 
 from ghnas.data.build import DATASET_REGISTRY
 from ghnas.data.metadata import DatasetSplits
-from ghnas.data.tensor_dataset import carve_validation, checked_input_size, image_metadata
+from ghnas.data.tensor_dataset import carve_splits, checked_input_size, image_metadata
 from ghnas.utils.errors import GhnasError
 
 __all__ = ["ImageFolderDataset", "image_folder"]
@@ -72,7 +72,7 @@ class ImageFolderDataset(Dataset):
 
 @DATASET_REGISTRY.register()
 def image_folder(cfg: CfgNode) -> DatasetSplits:
-    """Images under ``DATASETS.ROOT/<class>/``; train/val carved by index, no test set.
+    """Images under ``DATASETS.ROOT/<class>/``; train, val and optional test carved by index.
 
     The metadata's mean/std come from up to 512 training images chosen with ``SEED``.
     """
@@ -88,12 +88,15 @@ def image_folder(cfg: CfgNode) -> DatasetSplits:
     except FileNotFoundError as e:
         reason = " ".join(str(e).split())
         raise GhnasError(f"DATASETS.ROOT={root}: {reason}") from None
-    train_idx, val_idx = carve_validation(len(full), val_size=cfg.DATASETS.VAL_SIZE, seed=cfg.SEED)
+    train_idx, val_idx, test_idx = carve_splits(
+        len(full), val_size=cfg.DATASETS.VAL_SIZE, seed=cfg.SEED, test_size=cfg.DATASETS.TEST_SIZE
+    )
     train = Subset(full, train_idx.tolist())
     val = Subset(full, val_idx.tolist())
+    test = Subset(full, test_idx.tolist()) if test_idx is not None else None
 
     generator = torch.Generator().manual_seed(cfg.SEED)
     picked = torch.randperm(len(train), generator=generator)[:_STATS_IMAGES]
     sample = torch.stack([train[i][0] for i in picked.tolist()])
     meta = image_metadata(sample, num_classes=len(full.classes))
-    return DatasetSplits(train=train, val=val, meta=meta, test=None)
+    return DatasetSplits(train=train, val=val, meta=meta, test=test)

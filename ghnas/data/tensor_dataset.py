@@ -20,7 +20,7 @@ from ghnas.utils.errors import GhnasError
 __all__ = [
     "TensorImageDataset",
     "resize_images",
-    "carve_validation",
+    "carve_splits",
     "channel_mean_std",
     "image_metadata",
     "checked_input_size",
@@ -118,39 +118,48 @@ def checked_input_size(size: int) -> int:
     return size
 
 
-def carve_validation(num_train: int, *, val_size: int, seed: int) -> tuple[Tensor, Tensor]:
-    """Split ``range(num_train)`` into training and validation indices.
+def carve_splits(
+    num_train: int, *, val_size: int, seed: int, test_size: int = 0
+) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Split ``range(num_train)`` into training, validation and (optionally) test indices.
 
-    The validation indices are the first ``val_size`` entries of a permutation drawn from
-    ``torch.Generator().manual_seed(seed)``; both index sets are returned sorted so the splits
-    keep the dataset's original order.
+    One permutation is drawn from ``torch.Generator().manual_seed(seed)``: validation takes its
+    first ``val_size`` entries and test the next ``test_size``, so carving a test split leaves
+    the validation split unchanged. Every index set is returned sorted so the splits keep the
+    dataset's original order.
 
     Args:
         num_train: Images in the dataset's training set.
         val_size: ``DATASETS.VAL_SIZE``: images carved out for validation.
         seed: ``SEED``.
+        test_size: ``DATASETS.TEST_SIZE``: images carved out as a held-out test split (0: none).
 
     Returns:
-        ``(train_indices, val_indices)``, int64 CPU tensors.
+        ``(train_indices, val_indices, test_indices or None)``, int64 CPU tensors.
 
     Raises:
-        GhnasError: ``val_size`` is below 1 or not smaller than ``num_train``.
+        GhnasError: ``val_size`` is below 1, ``test_size`` below 0, or they leave no image to
+            train on.
     """
     if val_size < 1:
         raise GhnasError(
             f"DATASETS.VAL_SIZE={val_size} must be at least 1 (images carved out of the "
             f"training set for validation)"
         )
-    if val_size >= num_train:
+    if test_size < 0:
+        raise GhnasError(f"DATASETS.TEST_SIZE={test_size} must be >= 0")
+    if val_size + test_size >= num_train:
+        carved = "DATASETS.VAL_SIZE" + (" + DATASETS.TEST_SIZE" if test_size else "")
         raise GhnasError(
-            f"DATASETS.VAL_SIZE={val_size} must be smaller than the training set "
+            f"{carved}={val_size + test_size} must be smaller than the training set "
             f"({num_train} images)"
         )
     generator = torch.Generator().manual_seed(seed)
     permutation = torch.randperm(num_train, generator=generator)
     val_indices = permutation[:val_size].sort().values
-    train_indices = permutation[val_size:].sort().values
-    return train_indices, val_indices
+    test_indices = permutation[val_size : val_size + test_size].sort().values
+    train_indices = permutation[val_size + test_size :].sort().values
+    return train_indices, val_indices, (test_indices if test_size else None)
 
 
 def channel_mean_std(

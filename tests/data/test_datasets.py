@@ -175,6 +175,43 @@ def test_val_size_out_of_range(val_size):
         assert "smaller than the training set (1797 images)" in str(info.value)
 
 
+def test_digits_test_split_is_carved_disjoint_and_leaves_validation_unchanged():
+    common = ("DATASETS.NAME", "digits", "DATASETS.VAL_SIZE", 297, "INPUT.SIZE", 8)
+    plain = build_dataset(make_cfg(*common))
+    cfg = make_cfg(*common, "DATASETS.TEST_SIZE", 300)
+    splits = build_dataset(cfg)
+    permutation = torch.randperm(1797, generator=torch.Generator().manual_seed(cfg.SEED))
+    expected_test = np.sort(permutation[297:597].numpy())
+    expected_train = np.sort(permutation[597:].numpy())
+    reference = np.rint(load_digits().images * 255.0 / 16.0).astype(np.uint8)[:, None]
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (1200, 297, 300)
+    np.testing.assert_array_equal(splits.test.images.numpy(), reference[expected_test].repeat(3, 1))
+    np.testing.assert_array_equal(
+        splits.train.images.numpy(), reference[expected_train].repeat(3, 1)
+    )
+    np.testing.assert_array_equal(splits.val.images.numpy(), plain.val.images.numpy())
+
+
+def test_test_size_errors():
+    too_many = make_cfg(
+        "DATASETS.NAME", "digits", "DATASETS.VAL_SIZE", 900, "DATASETS.TEST_SIZE", 900
+    )
+    with pytest.raises(GhnasError, match=r"VAL_SIZE \+ DATASETS.TEST_SIZE=1800 must be smaller"):
+        build_dataset(too_many)
+    with pytest.raises(GhnasError, match="TEST_SIZE=-1 must be >= 0"):
+        build_dataset(make_cfg("DATASETS.NAME", "digits", "DATASETS.TEST_SIZE", -1))
+
+
+def test_test_size_refused_when_the_dataset_has_a_test_split(tmp_path):
+    path = tmp_path / "small.npz"
+    x = np.zeros((6, 8, 8, 3), np.uint8)
+    np.savez(path, x_train=x, y_train=np.zeros(6, np.int64), x_test=x, y_test=np.zeros(6, np.int64))
+    cfg = _npz_cfg(path)
+    cfg.merge_from_list(["DATASETS.TEST_SIZE", 2])
+    with pytest.raises(GhnasError, match="has its own test split; set DATASETS.TEST_SIZE to 0"):
+        build_dataset(cfg)
+
+
 def test_unknown_name_lists_registered():
     with pytest.raises(GhnasError, match="DATASETS.NAME") as info:
         build_dataset(make_cfg("DATASETS.NAME", "imagenet"))
