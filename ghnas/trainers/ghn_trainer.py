@@ -5,6 +5,10 @@ all their weights in one packed graph, runs each network on the same image batch
 back-propagates the mean training loss into the GHN. Adam, learning rate halved at 50% and 75% of
 ``SOLVER.MAX_ITER``, gradient clipping. Checkpoints (fvcore Checkpointer) hold the GHN, Adam and
 every random generator, so ``--resume`` continues bit for bit.
+
+The trainer only needs ``ghn.generate(space, archs)``, so any weight generator trains with it
+(the correlation benchmark's one-shot baseline does). ``excluded_hashes`` keeps a set of
+held-out architectures out of training: a draw of one of them is redrawn, and counted.
 """
 
 import dataclasses
@@ -57,8 +61,12 @@ class GHNTrainer:
         log_period: int,
         identity: dict,
         amp_dtype: str = "none",
+        checkpoint_dir: str = "",
+        excluded_hashes=frozenset(),
+        phase: str = "ghn",
     ) -> None:
         self.ghn, self.space, self.stream, self.arch_rng = ghn, space, stream, arch_rng
+        self.excluded_hashes, self.excluded_draws, self.phase = frozenset(excluded_hashes), 0, phase
         self.max_iter, self.meta_batch = max_iter, meta_batch
         self.clip_grad_norm, self.log_period, self.amp_dtype = clip_grad_norm, log_period, amp_dtype
         self.output_dir = output_dir
@@ -71,12 +79,13 @@ class GHNTrainer:
                 values, num_updates=max_iter, milestones=milestones
             )
         else:  # too few iterations to place the decay points (smoke runs)
-            logger.info(f"ghn: {max_iter} iterations are too few for LR decay; constant LR")
+            logger.info(f"{phase}: {max_iter} iterations are too few for LR decay; constant LR")
             self.lr_schedule = ConstantParamScheduler(base_lr)
         self.rng_state = RNGState({"architectures": arch_rng, "batches": stream})
-        PathManager.mkdirs(os.path.join(output_dir, "ghn"))
+        checkpoint_dir = checkpoint_dir or os.path.join(output_dir, "ghn")
+        PathManager.mkdirs(checkpoint_dir)
         self.checkpointer = ghn_checkpointer(
-            ghn, os.path.join(output_dir, "ghn"), optimizer=self.optimizer, rng=self.rng_state
+            ghn, checkpoint_dir, optimizer=self.optimizer, rng=self.rng_state
         )
         self.periodic = PeriodicCheckpointer(
             self.checkpointer, checkpoint_period, max_iter=max_iter
@@ -84,8 +93,9 @@ class GHNTrainer:
         self.identity = identity
 
     @classmethod
-    def from_config(cls, cfg, splits) -> "GHNTrainer":
-        """Build the space at the training node count, the GHN, the batch stream and Adam."""
+    def from_config(cls, cfg, splits, excluded_hashes=frozenset()) -> "GHNTrainer":
+        """Build the space at the training node count, the GHN, the batch stream and Adam;
+        architectures whose hash is in ``excluded_hashes`` are never trained on."""
         space = build_search_space(cfg, splits.meta, training=True)
         torch.manual_seed(cfg.SEED)  # GHN initialisation
         for key in ("MAX_ITER", "CHECKPOINT_PERIOD", "LOG_PERIOD"):
@@ -114,6 +124,7 @@ class GHNTrainer:
                 "ghn_config": cfg.GHN.dump(),
             },
             amp_dtype=cfg.MODEL.AMP_DTYPE,
+            excluded_hashes=excluded_hashes,
         )
 
     def train(self, resume: bool = False):
@@ -125,17 +136,20 @@ class GHNTrainer:
             checkpoint = self.checkpointer.resume_or_load(path, resume=True)
             start_iter = checkpoint.get("iteration", -1) + 1
             seconds = float(checkpoint.get("train_seconds", 0.0))
-            logger.info(f"ghn: resuming from iteration {start_iter}")
+            self.excluded_draws = int(checkpoint.get("excluded_draws", 0))
+            logger.info(f"{self.phase}: resuming from iteration {start_iter}")
         elif not resume:
             # A fresh run must never be "resumed" from an older run's checkpoints later on.
             stale = os.path.join(self.checkpointer.save_dir, "last_checkpoint")
             if PathManager.exists(stale):
                 PathManager.rm(stale)
         if start_iter >= self.max_iter:
-            logger.info("ghn: already trained; nothing to do")
+            logger.info(f"{self.phase}: already trained; nothing to do")
             return self.ghn
         metrics = os.path.join(self.output_dir, "metrics.jsonl")
-        progress = Progress(phase="ghn", total=self.max_iter, done=start_iter, metrics_path=metrics)
+        progress = Progress(
+            phase=self.phase, total=self.max_iter, done=start_iter, metrics_path=metrics
+        )
         self.ghn.train()
         started = time.perf_counter()
         for iteration in range(start_iter, self.max_iter):
@@ -148,12 +162,28 @@ class GHNTrainer:
                 archs = (done - start_iter) * self.meta_batch
                 progress.log(done, archs, loss=loss, lr=lr)
             total_seconds = seconds + time.perf_counter() - started
-            self.periodic.step(iteration, train_seconds=total_seconds, **self.identity)
+            self.periodic.step(
+                iteration, train_seconds=total_seconds, excluded_draws=self.excluded_draws,
+                **self.identity,
+            )  # fmt: skip
+        if self.excluded_hashes:
+            logger.info(
+                f"{self.phase}: {self.excluded_draws} draws hit one of the "
+                f"{len(self.excluded_hashes)} held-out architectures and were redrawn"
+            )
         return self.ghn
+
+    def sample(self):
+        """One architecture of the space that is not held out."""
+        while True:
+            arch = self.space.sample(self.arch_rng)
+            if arch.canonical_hash not in self.excluded_hashes:
+                return arch
+            self.excluded_draws += 1
 
     def step(self, iteration: int) -> float:
         """One update on ``META_BATCH`` fresh architectures; returns the loss."""
-        archs = [self.space.sample(self.arch_rng) for _ in range(self.meta_batch)]
+        archs = [self.sample() for _ in range(self.meta_batch)]
         x, y = self.stream.next_batch()
         params = self.ghn.generate(self.space, archs)
         losses = []
@@ -167,7 +197,7 @@ class GHNTrainer:
         value = float(loss.detach())
         if not math.isfinite(value):
             raise GhnasError(
-                f"GHN training diverged: loss is {value} at iteration {iteration}; lower "
+                f"{self.phase} training diverged: loss is {value} at iteration {iteration}; lower "
                 "SOLVER.BASE_LR or SOLVER.CLIP_GRAD_NORM (no checkpoint was written for it)"
             )
         self.optimizer.zero_grad(set_to_none=True)
@@ -176,7 +206,7 @@ class GHNTrainer:
         norm = float(torch.nn.utils.clip_grad_norm_(self.ghn.parameters(), max_norm))
         if not math.isfinite(norm):
             raise GhnasError(
-                f"GHN training diverged: gradient norm is {norm} at iteration {iteration} "
+                f"{self.phase} training diverged: gradient norm is {norm} at iteration {iteration} "
                 f"(loss {value:.4g}); lower SOLVER.BASE_LR (no checkpoint was written for it)"
             )
         self.optimizer.step()
@@ -184,6 +214,6 @@ class GHNTrainer:
 
 
 @TRAINER_REGISTRY.register()
-def ghn(cfg, splits) -> GHNTrainer:
+def ghn(cfg, splits, excluded_hashes=frozenset()) -> GHNTrainer:
     """The GHN trainer of section 4.5."""
-    return GHNTrainer.from_config(cfg, splits)
+    return GHNTrainer.from_config(cfg, splits, excluded_hashes)

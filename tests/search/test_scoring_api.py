@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tiny_config import TINY_OVERRIDES
 
 from ghnas.api import load_ghn
 from ghnas.config import get_cfg
@@ -16,8 +17,6 @@ from ghnas.search_spaces import ClassificationSearchSpace
 from ghnas.selection import AccuracyCriterion
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "engine"))
-from tiny_config import TINY_OVERRIDES  # noqa: E402
 
 
 def test_accuracy_matches_plain_evaluation_and_leaves_buffers_alone():
