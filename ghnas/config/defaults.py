@@ -197,3 +197,50 @@ _C.SEARCH.ARCH_BATCH = 8
 # Also score every architecture with an untrained GHN (same initialisation seed) and report
 # both medians, to show what GHN training bought.
 _C.SEARCH.UNTRAINED_BASELINE = True
+
+# ---------------------------------------------------------------------------------------------
+# Correlation benchmark (tools/eval_correlation.py; sections 5.3-5.4, Table 4, Figures 4-6)
+# ---------------------------------------------------------------------------------------------
+_C.CORRELATION = _FvcoreCfgNode()
+# Seeded random architectures (SEARCH_SPACE.NUM_NODES nodes, distinct hashes) whose estimated
+# and real accuracies are compared; none of them is ever drawn in GHN training. The paper: 100.
+_C.CORRELATION.NUM_ARCHS = 100
+# Ground truth: each architecture trained from scratch with SGD (momentum, one cosine period
+# from BASE_LR to 0, weight decay, IMS_PER_BATCH images per step, crop/flip augmentation) for
+# EPOCHS epochs, then its accuracy on the held-out test split (the paper: 50 epochs; the rest
+# is its CIFAR-10 final recipe without drop-path, auxiliary head and cutout).
+_C.CORRELATION.EPOCHS = 50
+_C.CORRELATION.BASE_LR = 0.025
+_C.CORRELATION.MOMENTUM = 0.9
+_C.CORRELATION.WEIGHT_DECAY = 3e-4
+_C.CORRELATION.IMS_PER_BATCH = 64
+# SGD-k baselines: the ground-truth run after k updates, scored on the validation subset like
+# the GHN. Each k must fall inside the run (EPOCHS x ceil(train images / IMS_PER_BATCH)).
+_C.CORRELATION.SGD_STEPS = [10, 100, 200, 1000]
+# Ground-truth cache, shared by every run and ablation member that trains the same
+# architectures the same way; empty = OUTPUT_DIR/correlation/ground_truth.
+_C.CORRELATION.CACHE_DIR = ""
+# A trained GHN to evaluate; empty = train one here (OUTPUT_DIR/ghn) with the held-out
+# architectures excluded from its sampler.
+_C.CORRELATION.GHN_CHECKPOINT = ""
+# Also train and evaluate the one-shot baseline (ENAS-style shared weights, SOLVER.MAX_ITER
+# steps at SEARCH_SPACE.NUM_NODES nodes; classification space only).
+_C.CORRELATION.ONE_SHOT = True
+# Random-n vs GHN top-n (Table 1, Figure 4): the first TOP_COMPARE architectures of the set
+# against the GHN's best TOP_COMPARE of TOP_CANDIDATES fresh ones, all trained with the
+# ground-truth recipe. 0 disables the comparison.
+_C.CORRELATION.TOP_COMPARE = 10
+_C.CORRELATION.TOP_CANDIDATES = 100
+# Percentile bootstrap intervals (95%) from this many seeded resamples.
+_C.CORRELATION.BOOTSTRAP_RESAMPLES = 1000
+
+# ---------------------------------------------------------------------------------------------
+# Ablation sweep of the correlation benchmark (Figure 5, Table 5)
+# ---------------------------------------------------------------------------------------------
+_C.ABLATION = _FvcoreCfgNode()
+# Config key to vary, e.g. "GHN.TRAIN_NUM_NODES"; several keys varied together are joined by
+# commas ("GHN.PROPAGATION,GHN.NUM_PASSES"). Empty = no sweep.
+_C.ABLATION.KEY = ""
+# One value per run (a list of values per run when KEY names several keys). Every run trains
+# its own GHN under OUTPUT_DIR/ablation/<KEY=value>/ and shares the ground-truth cache.
+_C.ABLATION.VALUES = []

@@ -7,7 +7,7 @@ Intervals are percentile bootstraps whose resamples re-select their own top half
 """
 
 import math
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 from scipy import stats
@@ -51,8 +51,18 @@ def top_half_correlations(predicted, truth, keys) -> Dict[str, float]:
     return correlations(x[chosen], y[chosen])
 
 
-def bootstrap_interval(
-    statistic: Callable[[np.ndarray, np.ndarray, list], float],
+def ranking_statistics(predicted, truth, keys, ks: Sequence[int] = ()) -> Dict[str, float]:
+    """Correlations over all and over the true top half, and precision@k for each ``k``."""
+    x, y = _pair(predicted, truth)
+    stats_ = dict(correlations(x, y))
+    stats_.update({f"top_half_{k}": v for k, v in top_half_correlations(x, y, keys).items()})
+    for k in ks:
+        stats_[f"precision_at_{k}"] = precision_at_k(x, y, keys, k)
+    return stats_
+
+
+def bootstrap_intervals(
+    statistics: Callable[[np.ndarray, np.ndarray, list], Dict[str, float]],
     predicted: Sequence[float],
     truth: Sequence[float],
     keys: Sequence,
@@ -60,27 +70,37 @@ def bootstrap_interval(
     resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-) -> Tuple[float, float]:
-    """Percentile interval of ``statistic(predicted, truth, keys)`` over seeded resamples.
+) -> Dict[str, Tuple[float, float]]:
+    """Percentile interval of every value of ``statistics(predicted, truth, keys)``.
 
-    Each resample draws n architectures with replacement and recomputes the statistic from
-    scratch (a top-half statistic re-selects its top half); resamples where it is undefined
-    (NaN) are dropped.
+    Each seeded resample draws n architectures with replacement and recomputes the statistics
+    from scratch (a top-half statistic re-selects its top half); a resample where a statistic is
+    undefined (NaN) is dropped for that statistic only.
     """
     x, y = _pair(predicted, truth)
     keys = list(keys)
     rng = np.random.default_rng(seed)
-    values = []
+    values: Dict[str, List[float]] = {}
     for _ in range(resamples):
         pick = rng.integers(0, len(x), size=len(x))
-        value = statistic(x[pick], y[pick], [keys[i] for i in pick])
-        if not math.isnan(value):
-            values.append(value)
-    if not values:
-        return (math.nan, math.nan)
+        for name, value in statistics(x[pick], y[pick], [keys[i] for i in pick]).items():
+            values.setdefault(name, [])
+            if not math.isnan(value):
+                values[name].append(value)
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return (float(low), float(high))
+    intervals = {}
+    for name, found in values.items():
+        low, high = np.percentile(found, [tail, 100 - tail]) if found else (math.nan, math.nan)
+        intervals[name] = (float(low), float(high))
+    return intervals
+
+
+def bootstrap_interval(statistic, predicted, truth, keys, **kwargs) -> Tuple[float, float]:
+    """:func:`bootstrap_intervals` of a single scalar ``statistic(predicted, truth, keys)``."""
+    intervals = bootstrap_intervals(
+        lambda x, y, k: {"value": statistic(x, y, k)}, predicted, truth, keys, **kwargs
+    )
+    return intervals.get("value", (math.nan, math.nan))
 
 
 def _pair(predicted, truth) -> Tuple[np.ndarray, np.ndarray]:

@@ -100,7 +100,7 @@ class HyperNetwork(nn.Module):
             outputs[key] = out.view(len(nodes), *key[2]).unbind(0)
         return [
             {
-                name: _assemble([outputs[key][row] for key, row in refs], shape)
+                name: assemble_parts([outputs[key][row] for key, row in refs], shape)
                 for name, shape, refs in entries
             }
             for entries in layout
@@ -143,7 +143,8 @@ def _plan(packed: PackedGraph):
     return groups, layout
 
 
-def _assemble(pieces: List[torch.Tensor], shape: Tuple[int, ...]) -> torch.Tensor:
-    """Concatenate per-edge chunks along dim 1 and give the parameter its shape."""
+def assemble_parts(pieces: List[torch.Tensor], shape: Tuple[int, ...]) -> torch.Tensor:
+    """A requested parameter from its parts: per-edge chunks concatenated along dim 1 (see
+    :class:`ParamRequest`), given the parameter's shape."""
     tensor = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
     return tensor.reshape(shape)

@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Patch
 
-__all__ = ["dag_levels", "dag_layout", "draw_dag", "plot_accuracy_vs_flops"]
+__all__ = ["dag_levels", "dag_layout", "draw_dag", "plot_accuracy_vs_flops", "save_png"]
 
 _DPI = 120
 _SWEEPS = 4  # barycentre sweeps; crossings stop improving after a few on graphs of this size
@@ -134,7 +134,8 @@ def _fontsize(text: str, box_points: float, largest: float) -> float:
     return max(5.0, min(largest, box_points / (0.55 * max(len(text), 1))))
 
 
-def _save(fig: Figure, path: str) -> str:
+def save_png(fig: Figure, path: str) -> str:
+    """Render ``fig`` on an Agg canvas into the PNG file ``path`` (directories made); returns it."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=_DPI, bbox_inches="tight", format="png")
@@ -200,7 +201,7 @@ def draw_dag(
             handle = Patch(facecolor=_EXIT_COLOR, edgecolor="#333333", label="early exit")
             ax.legend(handles=[handle], loc="lower right", bbox_to_anchor=(1, 1), frameon=False)
         ax.set_title(title, loc="left", fontsize=11)  # an empty title takes no room
-        return _save(fig, path)
+        return save_png(fig, path)
     finally:
         fig.clear()  # no pyplot registry holds it; clearing frees the artists right away
 
@@ -242,6 +243,6 @@ def plot_accuracy_vs_flops(
         ax.grid(True, alpha=0.35)
         ax.legend(loc="best")
         fig.tight_layout()
-        return _save(fig, path)
+        return save_png(fig, path)
     finally:
         fig.clear()
