@@ -9,6 +9,8 @@ import pytest
 
 from ghnas.config import get_cfg
 from ghnas.data.metadata import DatasetMetadata
+from ghnas.evaluation.ablation import member_config, sweep_settings
+from ghnas.evaluation.ground_truth import TrainingRecipe
 from ghnas.ghn import build_ghn
 from ghnas.search_spaces import build_search_space
 
@@ -49,3 +51,9 @@ def test_config_loads_and_builds(path):
     meta = DatasetMetadata(10, 3, cfg.INPUT.SIZE, (0.5,) * 3, (0.25,) * 3)
     space = build_search_space(cfg, meta)
     assert build_ghn(cfg, space) is not None
+    TrainingRecipe.from_config(cfg)  # the correlation recipe's values are valid
+    if cfg.ABLATION.KEY:  # every run of a sweep is a valid config whose GHN builds
+        keys, runs = sweep_settings(cfg)
+        for values in runs:
+            member = member_config(cfg, keys, values, cache_dir="unused")
+            assert build_ghn(member, build_search_space(member, meta)) is not None

@@ -1,0 +1,64 @@
+"""Ground-truth training: cached, and an interrupted run continues to the same result."""
+
+import pytest
+
+from ghnas.config import get_cfg
+from ghnas.data import build_dataset
+from ghnas.evaluation import ground_truth
+from ghnas.evaluation.correlation import CorrelationBenchmark
+from ghnas.utils.errors import GhnasError
+from tiny_config import TINY_OVERRIDES
+
+
+def make_benchmark(tmp_path, cache, *overrides):
+    cfg = get_cfg()
+    cfg.merge_from_list(
+        TINY_OVERRIDES
+        + ["OUTPUT_DIR", str(tmp_path), "DATASETS.TEST_SIZE", 100, "CORRELATION.NUM_ARCHS", 3]
+        + ["CORRELATION.EPOCHS", 2, "CORRELATION.IMS_PER_BATCH", 64, "CORRELATION.TOP_COMPARE", 0]
+        + ["CORRELATION.SGD_STEPS", [3, 30], "CORRELATION.CACHE_DIR", str(cache), *overrides]
+    )
+    return CorrelationBenchmark.from_config(cfg, build_dataset(cfg))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    reference = make_benchmark(tmp_path / "a", tmp_path / "cache_a")
+    expected = [reference.ground_truth.measure(arch) for arch in reference.archs]
+
+    bench = make_benchmark(tmp_path / "b", tmp_path / "cache_b")
+    calls = []
+    original = ground_truth._Run.train_epoch
+
+    def counted(self, epoch, seconds):
+        calls.append((self.arch.canonical_hash, epoch))
+        if len(calls) == 4:  # the second architecture's second epoch: a kill
+            raise Interrupt
+        return original(self, epoch, seconds)
+
+    monkeypatch.setattr(ground_truth._Run, "train_epoch", counted)
+    with pytest.raises(Interrupt):
+        [bench.ground_truth.measure(arch) for arch in bench.archs]
+    first, second, third = (a.canonical_hash for a in bench.archs)
+    assert bench.ground_truth.cached(bench.archs[0]) is not None
+    assert bench.ground_truth.cached(bench.archs[1]) is None
+
+    calls.clear()
+    found = [bench.ground_truth.measure(arch) for arch in bench.archs]
+    # Nothing finished is trained again: the second continues at epoch 1, the third runs.
+    assert calls == [(second, 1), (third, 0), (third, 1)]
+    for got, want in zip(found, expected):
+        assert got["test_accuracy"] == want["test_accuracy"]
+        assert got["snapshots"].keys() == want["snapshots"].keys() == {"3", "30"}
+        for k in want["snapshots"]:
+            assert got["snapshots"][k]["val_accuracy"] == want["snapshots"][k]["val_accuracy"]
+        assert got["final_loss"] == pytest.approx(want["final_loss"], rel=1e-6)
+        assert 0 <= got["test_accuracy"] <= 1 and got["steps"] == 2 * 24
+
+
+def test_snapshot_after_the_last_step_is_refused(tmp_path):
+    with pytest.raises(GhnasError, match=r"SGD_STEPS \[49\] exceed the 48 steps"):
+        make_benchmark(tmp_path, tmp_path / "cache", "CORRELATION.SGD_STEPS", [3, 49])
