@@ -166,13 +166,15 @@ class CorrelationBenchmark:
         PathManager.mkdirs(self.output_dir)
         c = self.cfg.CORRELATION
         ghn, ghn_seconds, overlap = self.trained_ghn(resume)
-        estimators = [self.score_with("GHN", ghn, ghn_seconds)]
+        ghn_estimator = self.score_with("GHN", ghn, ghn_seconds)
+        surrogates = [ghn_estimator]
         if c.ONE_SHOT:
             one_shot, one_shot_seconds = self.trained_one_shot(resume)
-            estimators.append(self.score_with("one-shot", one_shot, one_shot_seconds))
-        estimators += self.static_estimators()
-        records = self.measure_ground_truth(estimators)
-        estimators = self.snapshot_estimators(records) + estimators[::-1]
+            surrogates.insert(0, self.score_with("one-shot", one_shot, one_shot_seconds))
+        static = self.static_estimators()
+        records = self.measure_ground_truth(static + surrogates)
+        # Table 4's order: SGD k steps, the static measures, one-shot, GHN.
+        estimators = self.snapshot_estimators(records) + static + surrogates
         truth = [r["test_accuracy"] for r in records]
         keys = [a.canonical_hash for a in self.archs]
         rows = {e.name: self.metrics(e, truth, keys) for e in estimators}
@@ -182,10 +184,9 @@ class CorrelationBenchmark:
             "ground_truth": {"mean": float(np.mean(truth)), "sd": float(np.std(truth, ddof=1))},
             "estimators": rows,
         }
-        ghn_scores = estimators[-1].scores
         picture = plot_prediction_scatter(
             os.path.join(self.output_dir, "ghn_vs_truth.png"),
-            ghn_scores,
+            ghn_estimator.scores,
             truth,
             title=(
                 f"GHN vs {c.EPOCHS}-epoch training, n={len(truth)}: "
@@ -277,8 +278,8 @@ class CorrelationBenchmark:
         """Parameter count and FLOPs of the built networks."""
         found = []
         for name, measure in (
-            ("FLOPs", self.space.analytic_flops),
             ("parameters", lambda a: count_parameters(self.space, a)),
+            ("FLOPs", self.space.analytic_flops),
         ):
             started = time.perf_counter()
             values = [float(measure(a)) for a in self.archs]
@@ -305,7 +306,7 @@ class CorrelationBenchmark:
         if PathManager.exists(path):
             PathManager.rm(path)  # rebuilt from the cache: rows for this config only
         records = []
-        for i, (arch, record, _) in enumerate(records_in_order(self.ground_truth, self.archs)):
+        for i, (arch, record) in enumerate(records_in_order(self.ground_truth, self.archs)):
             records.append(record)
             append_jsonl_line(
                 path,
@@ -369,14 +370,10 @@ class CorrelationBenchmark:
         )
         top = [candidates[i] for i in order[:n]]
         logger.info(f"correlation: training the GHN's top {n} of {len(candidates)} candidates")
+        members = {f"random {n}": self.archs[:n], f"GHN top {n}": top}
         groups = {
-            f"random {n}": [
-                r["test_accuracy"]
-                for _, r, _ in records_in_order(self.ground_truth, self.archs[:n])
-            ],
-            f"GHN top {n}": [
-                r["test_accuracy"] for _, r, _ in records_in_order(self.ground_truth, top)
-            ],
+            name: [r["test_accuracy"] for _, r in records_in_order(self.ground_truth, archs, name)]
+            for name, archs in members.items()
         }
         random_acc, top_acc = groups.values()
         test = stats.mannwhitneyu(top_acc, random_acc, alternative="greater")
@@ -394,9 +391,9 @@ class CorrelationBenchmark:
                     "mean": float(np.mean(v)),
                     "sd": _sd(v),
                     "values": v,
-                    "hashes": [a.canonical_hash for a in archs],
+                    "hashes": [a.canonical_hash for a in members[name]],
                 }
-                for (name, v), archs in zip(groups.items(), (self.archs[:n], top))
+                for name, v in groups.items()
             },
             "mann_whitney_p_top_greater": float(test.pvalue),
         }

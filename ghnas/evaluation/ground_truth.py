@@ -299,17 +299,16 @@ def accuracy(network: torch.nn.Module, batches: Sequence[Tuple[torch.Tensor, tor
     return correct / sum(int(y.numel()) for _, y in batches)
 
 
-def records_in_order(trainer: GroundTruthTrainer, archs: List[Any], log_every: int = 1):
-    """Measure ``archs`` in order, logging each; yields (arch, record, was_cached)."""
+def records_in_order(trainer: GroundTruthTrainer, archs: List[Any], label: str = "ground truth"):
+    """Measure ``archs`` in order, logging each under ``label``; yields (arch, record)."""
     for i, arch in enumerate(archs, 1):
         record = trainer.cached(arch)
-        was_cached = record is not None
+        note = " (cached)"
         if record is None:
             record = trainer.measure(arch)
-        if i % log_every == 0 or i == len(archs):
-            note = " (cached)" if was_cached else f" in {record['train_seconds']:.1f} s"
-            logger.info(
-                f"ground truth [{i}/{len(archs)}] {arch.canonical_hash[:12]}: test accuracy "
-                f"{100 * record['test_accuracy']:.2f}%{note}"
-            )
-        yield arch, record, was_cached
+            note = f" in {record['train_seconds']:.1f} s"
+        logger.info(
+            f"{label} [{i}/{len(archs)}] {arch.canonical_hash[:12]}: test accuracy "
+            f"{100 * record['test_accuracy']:.2f}%{note}"
+        )
+        yield arch, record

@@ -71,25 +71,34 @@ def plot_sweep(
     title: str,
 ) -> str:
     """One panel per entry of ``panels`` (panel title -> series label -> y per x value)."""
-    fig = Figure(figsize=(5 * len(panels), 4))
+    fig = Figure(figsize=(5 * len(panels), 4.3))
     try:
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x_values)
         positions = list(x_values) if numeric else list(range(len(x_values)))
+        handles = {}
         for i, (panel, series) in enumerate(panels.items(), 1):
             ax = fig.add_subplot(1, len(panels), i)
-            for label, ys in series.items():
+            for j, (label, ys) in enumerate(series.items()):
                 points = [(p, y) for p, y in zip(positions, ys) if not math.isnan(y)]
                 if points:
-                    ax.plot(*zip(*points), "o-", label=label, linewidth=1.5, markersize=5)
-            if not numeric:
-                ax.set_xticks(positions, [str(v) for v in x_values])
+                    style = dict(color=f"C{j}", linewidth=1.5, markersize=5)
+                    (line,) = ax.plot(*zip(*points), "o-", **style)
+                    handles.setdefault(label, line)
+            ax.set_xticks(positions, [str(v) for v in x_values])
             ax.set(xlabel=xlabel, ylabel="correlation", title=panel)
             ax.axhline(0, color="#999", linewidth=0.8)
             ax.grid(True, alpha=0.35)
-            if len(series) > 1 or next(iter(series)) != "":
-                ax.legend(loc="best")
+        legend = bool(handles) and list(handles) != [""]
+        if legend:  # one legend under the panels, out of the data's way
+            fig.legend(
+                handles.values(),
+                handles.keys(),
+                loc="lower center",
+                ncol=min(len(handles), 3),
+                frameon=False,
+            )
         fig.suptitle(title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.08 if legend else 0, 1, 1))
         return save_png(fig, path)
     finally:
         fig.clear()

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
+from tiny_config import TINY_OVERRIDES
 
 from ghnas.ghn.checkpoint import GHN_SCHEMA_VERSION
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import read_jsonl
-from tiny_config import TINY_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))

@@ -1,13 +1,13 @@
 """Ground-truth training: cached, and an interrupted run continues to the same result."""
 
 import pytest
+from tiny_config import TINY_OVERRIDES
 
 from ghnas.config import get_cfg
 from ghnas.data import build_dataset
 from ghnas.evaluation import ground_truth
 from ghnas.evaluation.correlation import CorrelationBenchmark
 from ghnas.utils.errors import GhnasError
-from tiny_config import TINY_OVERRIDES
 
 
 def make_benchmark(tmp_path, cache, *overrides):

@@ -7,8 +7,10 @@ import pytest
 
 from ghnas.evaluation import (
     bootstrap_interval,
+    bootstrap_intervals,
     correlations,
     precision_at_k,
+    ranking_statistics,
     top_half,
     top_half_correlations,
 )
@@ -76,3 +78,21 @@ def test_bootstrap_interval_contains_estimate_and_shrinks_with_n():
 def test_empty_set_is_a_clear_error():
     with pytest.raises(GhnasError, match="empty"):
         correlations([], [])
+
+
+def test_ranking_statistics_and_their_intervals_by_name():
+    truth = [0.1, 0.9, 0.8, 0.7, 0.2, 0.5]
+    predicted = [0.2, 0.8, 0.9, 0.6, 0.1, 0.5]
+    keys = list("abcdef")
+    found = ranking_statistics(predicted, truth, keys, ks=[1, 3])
+    # True top half: 0.9, 0.8, 0.7 (indices 1, 2, 3); predicted there 0.8, 0.9, 0.6.
+    assert found["top_half_kendall"] == pytest.approx(1 / 3)
+    assert found["precision_at_1"] == 0.0 and found["precision_at_3"] == 1.0
+    assert found["spearman"] == pytest.approx(correlations(predicted, truth)["spearman"])
+    intervals = bootstrap_intervals(
+        lambda x, y, k: ranking_statistics(x, y, k, ks=[1]), predicted, truth, keys,
+        resamples=200, seed=3,
+    )  # fmt: skip
+    assert set(intervals) == set(found) - {"precision_at_3"}
+    for name, (low, high) in intervals.items():
+        assert -1 <= low <= high <= 1, name
