@@ -16,7 +16,11 @@ from typing import Any, Dict, List, Sequence, Tuple
 from tabulate import tabulate
 
 from ghnas.engine.defaults import check_values
-from ghnas.evaluation.correlation import CorrelationBenchmark
+from ghnas.evaluation.correlation import (
+    CORRELATION_COLUMNS,
+    CorrelationBenchmark,
+    with_interval,
+)
 from ghnas.evaluation.plots import plot_sweep
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
@@ -103,23 +107,12 @@ def write_summary(cfg, keys: Sequence[str], results: List[Dict[str, Any]]) -> st
     """``ablation/summary.md``, ``summary.json`` and ``correlation.png``."""
     directory = os.path.join(cfg.OUTPUT_DIR, "ablation")
     PathManager.mkdirs(directory)
-    columns = [
-        "pearson",
-        "spearman",
-        "kendall",
-        "top_half_pearson",
-        "top_half_spearman",
-        "top_half_kendall",
-    ]
     rows = []
     for result in results:
         ghn = result["ghn"]
-        cells = []
-        for col in columns:
-            low, high = ghn["intervals"][col]
-            cells.append(f"{ghn[col]:.2f} [{low:.2f}, {high:.2f}]")
+        cells = [with_interval(ghn[col], ghn["intervals"][col]) for col in CORRELATION_COLUMNS]
         rows.append([*result["values"], *cells])
-    headers = [*keys, "r", "ρ", "τ", "r top half", "ρ top half", "τ top half"]
+    headers = [*keys, *CORRELATION_COLUMNS.values()]
     table = tabulate(rows, headers=headers, tablefmt="github")
     text = f"# Ablation of {', '.join(keys)} (GHN correlation with the ground truth)\n\n{table}\n"
     with PathManager.open(os.path.join(directory, "summary.md"), "w") as f:

@@ -52,6 +52,16 @@ from ghnas.utils.file_io import PathManager, append_jsonl_line
 
 logger = logging.getLogger("ghnas")
 
+# Statistic -> report column, in the order printed (precision@k columns follow).
+CORRELATION_COLUMNS = {
+    "pearson": "r",
+    "spearman": "ρ",
+    "kendall": "τ",
+    "top_half_pearson": "r top half",
+    "top_half_spearman": "ρ top half",
+    "top_half_kendall": "τ top half",
+}
+
 # Independent architecture lists drawn from one SEED (the search's candidates use stream 2).
 HELD_OUT_STREAM, CANDIDATE_STREAM, ONE_SHOT_STREAM = 3, 4, 5
 
@@ -403,30 +413,14 @@ class CorrelationBenchmark:
         c, n, truth = self.cfg.CORRELATION, summary["num_archs"], summary["ground_truth"]
         rows = summary["estimators"]
         ks = [k.split("_")[-1] for k in rows["GHN"] if k.startswith("precision_at_")]
-        headers = [
-            "estimator",
-            "initial (s)",
-            "per arch (s)",
-            "r",
-            "ρ",
-            "τ",
-            "r top half",
-            "ρ top half",
-            "τ top half",
-        ] + [f"P@{k}" for k in ks]
-        columns = [
-            "pearson",
-            "spearman",
-            "kendall",
-            "top_half_pearson",
-            "top_half_spearman",
-            "top_half_kendall",
-        ] + [f"precision_at_{k}" for k in ks]
+        columns = [*CORRELATION_COLUMNS, *(f"precision_at_{k}" for k in ks)]
+        headers = ["estimator", "initial (s)", "per arch (s)", *CORRELATION_COLUMNS.values()]
+        headers += [f"P@{k}" for k in ks]
         table_rows = []
         for e in estimators:
             row = rows[e.name]
             initial = "-" if e.initial_seconds is None else f"{e.initial_seconds:.1f}"
-            cells = [_with_interval(row[col], row["intervals"].get(col)) for col in columns]
+            cells = [with_interval(row[col], row["intervals"].get(col)) for col in columns]
             table_rows.append([e.name, initial, f"{e.per_arch_seconds:.3g}", *cells])
         table = tabulate(table_rows, headers=headers, tablefmt="github")
         overlap = summary["held_out_draws_in_ghn_training"]
@@ -479,7 +473,8 @@ class CorrelationBenchmark:
         return text
 
 
-def _with_interval(value: float, interval) -> str:
+def with_interval(value: float, interval) -> str:
+    """``0.68 [0.55, 0.77]``: a statistic and its bootstrap interval (``n/a`` if undefined)."""
     if value is None or math.isnan(value):
         return "n/a"
     if interval is None or math.isnan(interval[0]):
