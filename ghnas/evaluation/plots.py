@@ -31,7 +31,7 @@ def plot_prediction_scatter(
                 slope * line_x + intercept,
                 color="#e0443e",
                 linewidth=1.4,
-                label=f"fit: {slope:.2f}x + {intercept:.1f}",
+                label=f"fit: {slope:.2f}x {'+' if intercept >= 0 else '−'} {abs(intercept):.1f}",
             )
             ax.legend(loc="best")
         ax.set(xlabel=xlabel, ylabel="ground-truth test accuracy (%)", title=title)
