@@ -11,7 +11,8 @@ _C = _FvcoreCfgNode()
 
 # Phases run by tools/train_net.py, in this order. Accepted: "ghn" (train the graph
 # hypernetwork), "search" (random search ranked with GHN-generated weights), "final" (train the
-# best searched architecture for real with FINAL.TRAINER).
+# best searched architecture for real with FINAL.TRAINER), "export" (bundle the trained, else the
+# best searched, architecture for deployment; EXPORT section).
 _C.PHASES = ["ghn", "search"]
 # Every artefact (config dump, checkpoints, results, tables) goes under this directory.
 _C.OUTPUT_DIR = "./output/classification"
@@ -72,14 +73,15 @@ _C.DATASETS.ON_DEVICE = True
 # Search space (SEARCH_SPACE_REGISTRY in ghnas/search_spaces/build.py)
 # ---------------------------------------------------------------------------------------------
 _C.SEARCH_SPACE = _FvcoreCfgNode()
-# Registered search space: "classification" (appendix 7.1 of the paper) or "anytime" (early
-# exits, section 5.2; its keys are in the ANYTIME section).
+# Registered search space: "classification" (appendix 7.1 of the paper), "imagenet_mobile" (the
+# same blocks transferred to ImageNet, section 5.1.2: stride-2 stem, reductions at blocks 1, 2,
+# 6 and 10 of 14) or "anytime" (early exits, section 5.2; its keys are in the ANYTIME section).
 _C.SEARCH_SPACE.NAME = "classification"
 # N: operation nodes in a sampled block (the two input nodes are extra). The paper ranks
 # blocks of 17 nodes.
 _C.SEARCH_SPACE.NUM_NODES = 17
 # B: blocks stacked into a network; the resolution halves (and the width doubles) after blocks
-# B/3 and 2B/3. The paper stacks 18.
+# B/3 and 2B/3. The paper stacks 18 (imagenet_mobile: 14, see its file for other B).
 _C.SEARCH_SPACE.NUM_BLOCKS = 18
 
 # ---------------------------------------------------------------------------------------------
@@ -160,11 +162,19 @@ _C.SOLVER.LOG_PERIOD = 20
 # Final training of the best searched architecture (the "final" phase, TRAINER_REGISTRY)
 # ---------------------------------------------------------------------------------------------
 _C.FINAL = _FvcoreCfgNode()
-# Registered trainer of the "final" phase: "anytime_final" (appendix 7.3, anytime). Empty: none
-# (a config listing the "final" phase must name one).
+# Registered trainer of the "final" phase (appendix 7.3): "anytime_final", "classification"
+# (CIFAR-10 recipe: cosine LR) or "imagenet" (ImageNet-mobile recipe: LR x LR_GAMMA per epoch).
+# Empty: none (a config listing the "final" phase must name one).
 _C.FINAL.TRAINER = ""
-# Epochs of SGD (the paper's anytime recipe: 300), learning rate divided by LR_DECAY_FACTOR^-1
-# at each fraction of the epochs in LR_DECAY_POINTS (0.1 at 50% and 75%).
+# The search results the final phase reads its architectures from; empty = the search phase's
+# OUTPUT_DIR/search/results.jsonl. Another run's file transfers its blocks (the paper trains
+# the block searched on CIFAR-10 on ImageNet, configs/imagenet_mobile_final.yaml).
+_C.FINAL.SEARCH_RESULTS = ""
+# Epochs of SGD, learning rate, momentum, weight decay, images per batch (per process). The
+# defaults are the paper's anytime recipe (300 epochs, LR 0.1 divided by LR_DECAY_FACTOR^-1 at
+# each fraction of the epochs in LR_DECAY_POINTS); configs/classification_cifar10_final.yaml
+# sets the CIFAR-10 one (600 epochs, one cosine period from 0.025, weight decay 3e-4) and
+# configs/imagenet_mobile_final.yaml the ImageNet one (250 epochs, 0.1 x 0.97 per epoch).
 _C.FINAL.EPOCHS = 300
 _C.FINAL.BASE_LR = 0.1
 _C.FINAL.MOMENTUM = 0.9
@@ -172,8 +182,36 @@ _C.FINAL.WEIGHT_DECAY = 1e-4
 _C.FINAL.LR_DECAY_POINTS = [0.5, 0.75]
 _C.FINAL.LR_DECAY_FACTOR = 0.1
 _C.FINAL.IMS_PER_BATCH = 64
-# The width is the largest C >= MIN_CHANNELS whose FLOPs fit the space's budget.
+# anytime_final: the width is the largest C >= MIN_CHANNELS whose FLOPs fit the space's budget.
 _C.FINAL.MIN_CHANNELS = 1
+# classification/imagenet: F the network is trained at; 0 = MODEL.INIT_CHANNELS (the search
+# width; the paper searches at 16 and trains CIFAR-10 at 32). With EXPORT.FLOP_BUDGET > 0 the
+# width is instead the largest F >= EXPORT.MIN_CHANNELS whose FLOPs fit that budget.
+_C.FINAL.INIT_CHANNELS = 0
+# classification/imagenet: "imagenet"'s factor per epoch (the paper: 0.97).
+_C.FINAL.LR_GAMMA = 0.97
+# classification/imagenet: epochs of linear LR warm-up, in which the rate rises as
+# peak x (e + 1) / (W + 1). Under torchrun the peak is BASE_LR x the number of processes (the
+# linear scaling rule of the paper's 32-GPU runs). -1 = the paper's: 5 epochs with several
+# processes, none with one. A run too short for it warms up for epochs - 1.
+_C.FINAL.WARMUP_EPOCHS = -1
+# classification/imagenet: drop-path probability, rising linearly from 0 at the first epoch to
+# DROP_PATH_PROB x (E - 1) / E at the last (scheduled drop-path, the paper's final 0.4).
+_C.FINAL.DROP_PATH_PROB = 0.4
+# classification/imagenet: weight of the auxiliary head's loss (head at 2/3 of the network;
+# the paper: 0.5). 0 = no auxiliary head.
+_C.FINAL.AUX_WEIGHT = 0.5
+# classification/imagenet: side in pixels of the Cutout square zeroed in every training image
+# (the paper's CIFAR-10 runs: 16). 0 = none.
+_C.FINAL.CUTOUT = 0
+# classification/imagenet, Top-Best (section 5.1.1): train each of the search's TOP_BEST_K best
+# architectures for TOP_BEST_EPOCHS with the same recipe, keep the one with the best validation
+# accuracy (never test) and train it for EPOCHS. 1 = train the search's best directly.
+_C.FINAL.TOP_BEST_K = 1
+_C.FINAL.TOP_BEST_EPOCHS = 20
+# classification/imagenet: training batches that recompute the BN statistics with fixed
+# weights (precise BN) before evaluation; 0 = keep the running averages of training.
+_C.FINAL.PRECISE_BN_BATCHES = 200
 
 # ---------------------------------------------------------------------------------------------
 # Random search (ghnas/search) and selection (SELECTION_REGISTRY in ghnas/selection/build.py)
@@ -197,6 +235,12 @@ _C.SEARCH.ARCH_BATCH = 8
 # Also score every architecture with an untrained GHN (same initialisation seed) and report
 # both medians, to show what GHN training bought.
 _C.SEARCH.UNTRAINED_BASELINE = True
+# Constraints on the sampled candidates, applied before any is scored.
+_C.SEARCH.CONSTRAINTS = _FvcoreCfgNode()
+# [lo, hi]: keep only architectures whose FLOPs (the space's analytic count at
+# MODEL.INIT_CHANNELS, fvcore's convention) lie in [lo, hi]; others are skipped and redrawn.
+# Empty = no constraint.
+_C.SEARCH.CONSTRAINTS.FLOPS = []
 
 # ---------------------------------------------------------------------------------------------
 # Correlation benchmark (tools/eval_correlation.py; sections 5.3-5.4, Table 4, Figures 4-6)
@@ -244,3 +288,19 @@ _C.ABLATION.KEY = ""
 # One value per run (a list of values per run when KEY names several keys). Every run trains
 # its own GHN under OUTPUT_DIR/ablation/<KEY=value>/ and shares the ground-truth cache.
 _C.ABLATION.VALUES = []
+
+# ---------------------------------------------------------------------------------------------
+# Export under a FLOP budget (ghnas/export; also the ImageNet-mobile setting of section 5.1.2)
+# ---------------------------------------------------------------------------------------------
+_C.EXPORT = _FvcoreCfgNode()
+# FLOP budget (fvcore FLOPs, one multiply-add = one FLOP; the paper's mobile setting: 600e6) an
+# exported network must fit: its width F is the largest whose FLOPs fit, confirmed by an fvcore
+# trace. 0 = no budget (export at MODEL.INIT_CHANNELS).
+_C.EXPORT.FLOP_BUDGET = 0.0
+# The narrowest F budget fitting may choose; a block over the budget even there is refused.
+_C.EXPORT.MIN_CHANNELS = 8
+# Where exported weights come from: "final" (the final phase's training of that architecture),
+# "ghn" (generated, BN statistics then recomputed on BN_IMAGES training images) or "random".
+# Empty: "final" when that checkpoint exists, otherwise the export stops and asks.
+_C.EXPORT.WEIGHTS = ""
+_C.EXPORT.BN_IMAGES = 1024

@@ -41,7 +41,7 @@ class SearchSpace(ABC):
     - ``architecture_from_dict(data)``: the inverse of ``arch.to_dict()``;
     - ``to_graph(arch)``: the :class:`ComputationGraph` including every parameter request;
     - ``build_network(arch)``: an ``nn.Module`` whose ``generated_parameter_names()`` are
-      exactly the requested names (everything but BN affine);
+      exactly the requested names (everything but BN affine and auxiliary heads);
     - ``generated_parameter_shapes(arch)``: name -> shape of those parameters;
     - ``analytic_flops(arch)``: FLOPs exactly as ``ghnas.utils.flops.count_flops`` (fvcore,
       eval mode, batch 1, one multiply-add = one FLOP) counts the built network;
@@ -115,11 +115,15 @@ class SearchSpace(ABC):
 
 
 def generated_parameter_names(network: nn.Module) -> List[str]:
-    """Names of ``network``'s parameters a GHN generates: all but BatchNorm affine."""
+    """Names of ``network``'s parameters a GHN generates.
+
+    All but BatchNorm affine and the parameters of any module whose class sets
+    ``ghn_generated = False`` (training-only parts such as an auxiliary head), submodules included.
+    """
     skipped = {
         f"{prefix}.{name}" if prefix else name
         for prefix, module in network.named_modules()
-        if isinstance(module, _BatchNorm)
-        for name, _ in module.named_parameters(recurse=False)
+        if isinstance(module, _BatchNorm) or not getattr(module, "ghn_generated", True)
+        for name, _ in module.named_parameters()
     }
     return [name for name, _ in network.named_parameters() if name not in skipped]

@@ -13,7 +13,7 @@ from ``[h_leaf ; h_reader]`` and concatenated in leaf order.
 """
 
 import os
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,11 +21,8 @@ from ghnas.data.metadata import DatasetMetadata
 from ghnas.layers.classification_ops import CLASSIFICATION_OPS, op_generated_weights
 from ghnas.search_spaces.base import SearchSpace, WeightFamily
 from ghnas.search_spaces.build import SEARCH_SPACE_REGISTRY
-from ghnas.search_spaces.classification_network import (
-    ClassificationNetwork,
-    block_stages,
-    stage_resolution,
-)
+from ghnas.search_spaces.classification_layout import ClassificationLayout
+from ghnas.search_spaces.classification_network import ClassificationNetwork
 from ghnas.structures.architecture import BLOCK_INPUTS, BlockArchitecture
 from ghnas.structures.graph import ComputationGraph, ParamPart, ParamRequest
 from ghnas.utils.errors import GhnasError
@@ -35,12 +32,24 @@ OP_NAMES: Tuple[str, ...] = tuple(CLASSIFICATION_OPS)
 
 
 class ClassificationSearchSpace(SearchSpace):
-    """Blocks of ``num_nodes`` op nodes stacked ``num_blocks`` times at width F."""
+    """Blocks of ``num_nodes`` op nodes stacked ``num_blocks`` times at width F.
+
+    ``reductions`` (None = the CIFAR layout, B//3 and 2B//3) and ``stem_stride`` place the
+    resolution halvings and width doublings (:class:`ClassificationLayout`). ``num_nodes`` only
+    decides what :meth:`sample` draws: blocks of any node count parse, build and score.
+    """
 
     name = "classification"
 
     def __init__(
-        self, *, num_nodes: int, num_blocks: int, init_channels: int, meta: DatasetMetadata
+        self,
+        *,
+        num_nodes: int,
+        num_blocks: int,
+        init_channels: int,
+        meta: DatasetMetadata,
+        reductions: Optional[Sequence[int]] = None,
+        stem_stride: int = 1,
     ) -> None:
         for key, value in (("NUM_NODES", num_nodes), ("NUM_BLOCKS", num_blocks)):
             if value < 1:
@@ -51,7 +60,8 @@ class ClassificationSearchSpace(SearchSpace):
         self.num_blocks = num_blocks
         self.init_channels = init_channels
         self.meta = meta
-        self.stages = block_stages(num_blocks)
+        self.layout = ClassificationLayout.build(num_blocks, reductions, stem_stride)
+        self.stages = self.layout.stages
 
     @property
     def op_vocabulary(self) -> Tuple[str, ...]:
@@ -59,7 +69,8 @@ class ClassificationSearchSpace(SearchSpace):
 
     @property
     def weight_families(self) -> Dict[str, WeightFamily]:
-        f, c_max, classes = self.init_channels, 4 * self.init_channels, self.meta.num_classes
+        f, classes = self.init_channels, self.meta.num_classes
+        c_max = f * 2**self.layout.max_stage  # the widest block's width
         return {
             "stem": WeightFamily((3 * f, self.meta.channels, 3, 3)),
             "pointwise": WeightFamily((c_max, c_max), slots=2),
@@ -93,13 +104,19 @@ class ClassificationSearchSpace(SearchSpace):
     def architecture_from_dict(self, data: Dict) -> BlockArchitecture:
         return BlockArchitecture.from_dict(data)
 
-    def build_network(self, arch: BlockArchitecture) -> ClassificationNetwork:
+    def build_network(
+        self, arch: BlockArchitecture, auxiliary: bool = False
+    ) -> ClassificationNetwork:
+        """The network of ``arch``; ``auxiliary`` adds the training-only auxiliary head."""
         return ClassificationNetwork(
             arch=arch,
             init_channels=self.init_channels,
             num_blocks=self.num_blocks,
             num_classes=self.meta.num_classes,
             in_channels=self.meta.channels,
+            reductions=self.layout.reductions,
+            stem_stride=self.layout.stem_stride,
+            auxiliary=auxiliary,
         )
 
     def to_graph(self, arch: BlockArchitecture) -> ComputationGraph:
@@ -149,10 +166,14 @@ class ClassificationSearchSpace(SearchSpace):
         requests.append(ParamRequest("classifier.bias", (classes,), (bias,)))
         return ComputationGraph(tuple(types), np.array(edges), np.array(modules), tuple(requests))
 
-    def describe(self) -> Dict[str, int]:
-        """N, B and F: they decide the sampled blocks and their networks."""
-        return {"num_nodes": self.num_nodes, "num_blocks": self.num_blocks,
-                "init_channels": self.init_channels}  # fmt: skip
+    def describe(self) -> Dict[str, Any]:
+        """N, B and F, and the layout where it is not CIFAR's: they decide the networks."""
+        settings: Dict[str, Any] = {"num_nodes": self.num_nodes, "num_blocks": self.num_blocks,
+                                    "init_channels": self.init_channels}  # fmt: skip
+        if not self.layout.is_default():  # CIFAR results files keep their old headers
+            settings["reductions"] = list(self.layout.reductions)
+            settings["stem_stride"] = self.layout.stem_stride
+        return settings
 
     def draw(self, arch: BlockArchitecture, directory: str) -> List[str]:
         """``block.png``: the block as in the paper's Figure 7."""
@@ -165,15 +186,17 @@ class ClassificationSearchSpace(SearchSpace):
 
     def analytic_flops(self, arch: BlockArchitecture) -> int:
         f, size = self.init_channels, self.meta.image_size
-        flops = _conv(3 * f, self.meta.channels, 9, size) + _bn(3 * f, size)
+        stem = self.layout.stem_resolution(size)
+        flops = _conv(3 * f, self.meta.channels, 9, stem) + _bn(3 * f, stem)
         previous = [3 * f, 3 * f]  # input channels of the two bottlenecks
-        for stage in self.stages:
-            c, r = f * 2**stage, stage_resolution(size, stage)
+        for b, stage in enumerate(self.stages):
+            c, r = f * 2**stage, self.layout.block_resolution(size, b)
+            # Strided bottlenecks cost their output's resolution, the block's own.
             flops += sum(_conv(c, c_in, 1, r) + _bn(c, r) for c_in in previous[-2:])
             for op, parents in zip(arch.ops, arch.parents):
                 flops += len(parents) * _op_flops(op, c, r)
             previous.append(c * len(arch.leaves))
-        c_out, r = previous[-1], stage_resolution(size, self.stages[-1])
+        c_out, r = previous[-1], self.layout.block_resolution(size, self.num_blocks - 1)
         return flops + c_out * r * r + c_out * self.meta.num_classes
 
 
