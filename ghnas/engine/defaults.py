@@ -11,6 +11,14 @@ import numpy as np
 import torch
 
 from ghnas.config import CfgNode, get_cfg
+from ghnas.engine.distributed import (
+    get_rank,
+    get_world_size,
+    init_from_torchrun_env,
+    is_main_process,
+    shutdown,
+    synchronize,
+)
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
 
@@ -88,22 +96,42 @@ def check_values(cfg: CfgNode) -> None:
 
 
 def default_setup(cfg: CfgNode, args) -> None:
-    """Create OUTPUT_DIR, log to the console and ``log.txt``, dump the config, seed."""
-    PathManager.mkdirs(cfg.OUTPUT_DIR)
-    setup_logger(os.path.join(cfg.OUTPUT_DIR, "log.txt"))
+    """Join torchrun's process group (if any), create OUTPUT_DIR, log to the console and
+    ``log.txt``, dump the config, seed.
+
+    Under torchrun only rank 0 writes ``log.txt`` and ``config.yaml`` and logs at INFO; the
+    other ranks log warnings and errors to the console only, prefixed with their rank, since
+    their INFO lines would repeat rank 0's.
+    """
+    init_from_torchrun_env(cfg.MODEL.DEVICE)
+    if is_main_process():
+        PathManager.mkdirs(cfg.OUTPUT_DIR)
+        setup_logger(os.path.join(cfg.OUTPUT_DIR, "log.txt"))
+    else:
+        setup_logger(level=logging.WARNING, prefix=f"rank {get_rank()}: ")
     logger.info(f"command: {' '.join(sys.argv)}")
-    logger.info(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cfg.MODEL.DEVICE}")
-    with PathManager.open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
-        f.write(cfg.dump())
+    world = get_world_size()
+    processes = f", {world} processes ({torch.distributed.get_backend()})" if world > 1 else ""
+    logger.info(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cfg.MODEL.DEVICE}"
+        f"{processes}"
+    )
+    if is_main_process():
+        with PathManager.open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+    synchronize()  # OUTPUT_DIR exists for every rank from here on
     random.seed(cfg.SEED)
     np.random.seed(cfg.SEED)
     torch.manual_seed(cfg.SEED)
 
 
-def setup_logger(path: Optional[str] = None) -> logging.Logger:
-    """The "ghnas" logger: time-stamped lines on stderr and, if given, in ``path``."""
-    formatter = logging.Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
-    logger.setLevel(logging.INFO)
+def setup_logger(
+    path: Optional[str] = None, level: int = logging.INFO, prefix: str = ""
+) -> logging.Logger:
+    """The "ghnas" logger: time-stamped lines (from ``level`` up) on stderr and, if given, in
+    ``path``; ``prefix`` starts every message (a rank's name under torchrun)."""
+    formatter = logging.Formatter(f"[%(asctime)s] {prefix}%(message)s", datefmt="%H:%M:%S")
+    logger.setLevel(level)
     logger.propagate = False
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
@@ -129,4 +157,6 @@ def run_cli(main: Callable[[argparse.Namespace], object], args: argparse.Namespa
             "ghnas: interrupted; rerun the same command with --resume to continue", file=sys.stderr
         )
         return 130
+    finally:
+        shutdown()  # leave torchrun's process group, if one was joined
     return 0

@@ -11,6 +11,7 @@ from typing import Any, Dict
 import torch
 from fvcore.common.checkpoint import Checkpointer
 
+from ghnas.engine.distributed import is_main_process
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
 
@@ -18,8 +19,9 @@ GHN_SCHEMA_VERSION = 1
 
 
 def ghn_checkpointer(ghn, save_dir: str, **checkpointables: Any) -> Checkpointer:
-    """An fvcore Checkpointer for ``ghn`` writing under ``save_dir`` through our PathManager."""
-    checkpointer = Checkpointer(ghn, save_dir, save_to_disk=True, **checkpointables)
+    """An fvcore Checkpointer for ``ghn`` writing under ``save_dir`` through our PathManager;
+    under torchrun only rank 0 writes (every rank holds the same GHN)."""
+    checkpointer = Checkpointer(ghn, save_dir, save_to_disk=is_main_process(), **checkpointables)
     checkpointer.path_manager = PathManager
     return checkpointer
 

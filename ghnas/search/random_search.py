@@ -5,6 +5,12 @@ selection criterion on a fixed validation subset using GHN-generated weights, ap
 to ``search/results.jsonl`` as it comes, and write the top ``SEARCH.TOP_K`` to ``search/top.md``.
 With ``SEARCH.UNTRAINED_BASELINE`` every architecture is also scored by the GHN as initialised
 before training, to show what training bought.
+
+Under torchrun the candidates' chunks are sharded across ranks (strided: rank ``r`` scores chunks
+``r, r + N, ...``, see :func:`ghnas.engine.distributed.shard`). After each round of N chunks the
+rows are gathered on every rank; rank 0 appends them to ``results.jsonl`` in candidate order and
+writes ``top.md``, and every rank returns the same ranked rows, so every rank selects the same
+architecture. On resume rank 0 reads ``results.jsonl`` and broadcasts the rows already there.
 """
 
 import hashlib
@@ -16,6 +22,13 @@ from typing import Any, Dict, List
 import torch
 
 from ghnas.data import evaluation_batches
+from ghnas.engine.distributed import (
+    all_gather_object,
+    get_world_size,
+    is_main_process,
+    on_main_process,
+    shard,
+)
 from ghnas.engine.progress import Progress
 from ghnas.ghn import build_ghn
 from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights
@@ -25,6 +38,7 @@ from ghnas.search.result_store import ResultStore
 from ghnas.search.scoring import ArchitectureScorer
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
+from ghnas.selection.constraints import FlopRange
 from ghnas.utils.errors import GhnasError
 
 logger = logging.getLogger("ghnas")
@@ -61,11 +75,13 @@ class RandomSearch:
         output_dir,
         criterion_name,
         train_seconds=None,
+        accept=None,
     ) -> None:
         self.space, self.scorer, self.baseline_scorer = space, scorer, baseline_scorer
         self.store, self.num_archs, self.top_k, self.seed = store, num_archs, top_k, seed
         self.output_dir, self.criterion_name = output_dir, criterion_name
         self.train_seconds = train_seconds
+        self.accept = accept  # a predicate candidates must pass (SEARCH.CONSTRAINTS), or None
 
     @classmethod
     def from_config(cls, cfg, splits) -> "RandomSearch":
@@ -74,6 +90,7 @@ class RandomSearch:
             if cfg.SEARCH[key] < 1:
                 raise GhnasError(f"SEARCH.{key} must be >= 1, got {cfg.SEARCH[key]}")
         space = build_search_space(cfg, splits.meta)
+        flop_range = FlopRange.from_config(cfg, space)
         batches = evaluation_batches(
             dataset=splits.val,
             meta=splits.meta,
@@ -100,6 +117,8 @@ class RandomSearch:
             # Which GHN scored, and how candidates were packed: a resumed search must match.
             "arch_batch": cfg.SEARCH.ARCH_BATCH,
             "ghn_fingerprint": state_fingerprint(trained),
+            # The candidate list depends on the constraint (absent: none, as before it existed).
+            **({"flop_constraint": flop_range.bounds()} if flop_range is not None else {}),
         }
         return cls(
             space=space,
@@ -116,41 +135,62 @@ class RandomSearch:
             output_dir=cfg.OUTPUT_DIR,
             criterion_name=cfg.SEARCH.CRITERION,
             train_seconds=checkpoint.get("train_seconds"),
+            accept=flop_range,
         )
 
     def run(self, resume: bool = False) -> List[Dict[str, Any]]:
         """Score every candidate not scored yet; return all rows, best first."""
-        os.makedirs(os.path.dirname(self.store.path), exist_ok=True)
-        rows = self.store.open(resume)
+        rows = on_main_process(lambda: self.open_store(resume))  # the rows done, on every rank
         done = {row["hash"] for row in rows}
         if rows:
             logger.info(f"search: resuming with {len(rows)} architectures already scored")
-        candidates = sample_distinct(self.space, self.num_archs, self.seed)
+        candidates = sample_distinct(
+            self.space, self.num_archs, self.seed, accept=self.accept, accept_what=str(self.accept)
+        )
+        metrics = os.path.join(self.output_dir, "metrics.jsonl")
         progress = Progress(
             phase="search",
             total=self.num_archs,
             done=len(rows),
-            metrics_path=os.path.join(self.output_dir, "metrics.jsonl"),
+            metrics_path=metrics if is_main_process() else None,
         )
         started, scored = time.perf_counter(), 0
-        for chunk in self.scorer.chunks(candidates):
-            todo = [i for i, arch in enumerate(chunk) if arch.canonical_hash not in done]
-            if not todo:
-                continue
-            networks = self.scorer.networks(chunk)  # shared by both scorers
-            results = self.scorer.evaluate_chunk(chunk, networks)
-            baseline = (
-                self.baseline_scorer.score_chunk(chunk, networks) if self.baseline_scorer else None
-            )
-            for i in todo:
-                row = self.row(chunk[i], results[i], baseline[i] if baseline else None)
-                self.store.append(row)
+        pending = [
+            chunk
+            for chunk in self.scorer.chunks(candidates)
+            if any(arch.canonical_hash not in done for arch in chunk)
+        ]
+        mine, world = shard(pending), get_world_size()
+        # Every rank goes through the same number of rounds (the last one may leave some ranks
+        # without a chunk), so that each gather is entered by all of them.
+        for round_ in range((len(pending) + world - 1) // world):
+            new = self.score_chunk(mine[round_], done) if round_ < len(mine) else []
+            gathered = all_gather_object(new)  # rank order is candidate order within a round
+            for row in (row for rows_of_rank in gathered for row in rows_of_rank):
+                if is_main_process():
+                    self.store.append(row)
                 rows.append(row)
                 scored += 1
             progress.log(len(rows), scored, best=max(r["score"] for r in rows))
         seconds = time.perf_counter() - started
-        self.report(rows, seconds, resumed=resume and scored < len(rows))
+        if is_main_process():
+            self.report(rows, seconds, resumed=resume and scored < len(rows))
         return rank_rows(rows)
+
+    def open_store(self, resume: bool) -> List[Dict[str, Any]]:
+        """Start ``results.jsonl`` (or, resuming, read it): rank 0's part of :meth:`run`."""
+        os.makedirs(os.path.dirname(self.store.path), exist_ok=True)
+        return self.store.open(resume)
+
+    def score_chunk(self, chunk, done) -> List[Dict[str, Any]]:
+        """The rows of the architectures of ``chunk`` whose hash is not in ``done``."""
+        todo = [i for i, arch in enumerate(chunk) if arch.canonical_hash not in done]
+        networks = self.scorer.networks(chunk)  # shared by both scorers
+        results = self.scorer.evaluate_chunk(chunk, networks)
+        baseline = (
+            self.baseline_scorer.score_chunk(chunk, networks) if self.baseline_scorer else None
+        )
+        return [self.row(chunk[i], results[i], baseline[i] if baseline else None) for i in todo]
 
     def row(self, arch, result: Dict[str, Any], untrained_score) -> Dict[str, Any]:
         """The results.jsonl line of one architecture (the criterion may add or refine fields)."""

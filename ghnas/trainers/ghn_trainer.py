@@ -6,6 +6,19 @@ back-propagates the mean training loss into the GHN. Adam, learning rate halved 
 ``SOLVER.MAX_ITER``, gradient clipping. Checkpoints (fvcore Checkpointer) hold the GHN, Adam and
 every random generator, so ``--resume`` continues bit for bit.
 
+Under torchrun (N processes) the training is data-parallel: rank ``r`` draws its architectures
+from ``default_rng([SEED, 1, r])`` and its images from a stream seeded by :func:`batch_seed`, so
+the effective meta-batch is N x ``GHN.META_BATCH``. Rank 0's streams are those of a one-process
+run (numpy ignores the trailing 0 of ``[SEED, 1, 0]``), so one process is bit for bit unchanged.
+Gradients are averaged over ranks with one explicit all-reduce (:func:`average_gradients`)
+before clipping, rather than by wrapping the GHN in ``DistributedDataParallel``: DDP hooks
+``forward`` (its ``__call__`` prepares the gradient reducer) but the GHN is driven through
+``generate(space, archs)``, and which parameters get gradients changes from step to step and
+rank to rank (the weight families of the sampled ops), which DDP only handles with
+``find_unused_parameters``. The averaged gradients are identical on every rank, so the clipped
+Adam steps keep the GHNs identical. The logged loss is the mean over ranks. Rank 0 writes the
+checkpoints; they hold every rank's generators (:class:`PerRankState`).
+
 The trainer only needs ``ghn.generate(space, archs)``, so any weight generator trains with it
 (the correlation benchmark's one-shot baseline does). ``excluded_hashes`` keeps a set of
 held-out architectures out of training: a draw of one of them is redrawn, and counted.
@@ -24,6 +37,17 @@ from fvcore.common.checkpoint import PeriodicCheckpointer
 from fvcore.common.param_scheduler import ConstantParamScheduler, MultiStepParamScheduler
 
 from ghnas.data import TrainBatchStream
+from ghnas.engine.distributed import (
+    all_gather_object,
+    all_reduce_mean,
+    average_gradients,
+    broadcast_module,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    synchronize,
+)
+from ghnas.engine.per_rank_state import PerRankState
 from ghnas.engine.progress import Progress
 from ghnas.ghn import build_ghn
 from ghnas.ghn.checkpoint import check_identity, ghn_checkpointer, ghn_identity, read_checkpoint
@@ -38,6 +62,14 @@ from ghnas.utils.file_io import PathManager
 from ghnas.utils.rng_state import RNGState
 
 logger = logging.getLogger("ghnas")
+
+
+def batch_seed(seed: int, rank: int) -> int:
+    """Seed of rank ``rank``'s image stream: ``seed`` itself for rank 0 (a one-process run is
+    unchanged), a 63-bit seed derived from ``(seed, 3, rank)`` for the others."""
+    if rank == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, 3, rank]).generate_state(1, np.uint64)[0] >> 1)
 
 
 class GHNTrainer:
@@ -81,7 +113,9 @@ class GHNTrainer:
         else:  # too few iterations to place the decay points (smoke runs)
             logger.info(f"{phase}: {max_iter} iterations are too few for LR decay; constant LR")
             self.lr_schedule = ConstantParamScheduler(base_lr)
-        self.rng_state = RNGState({"architectures": arch_rng, "batches": stream})
+        self.world_size = get_world_size()
+        # Each rank's own generators; with one process, the checkpoint format is unchanged.
+        self.rng_state = PerRankState(RNGState({"architectures": arch_rng, "batches": stream}))
         checkpoint_dir = checkpoint_dir or os.path.join(output_dir, "ghn")
         PathManager.mkdirs(checkpoint_dir)
         self.checkpointer = ghn_checkpointer(
@@ -103,11 +137,17 @@ class GHNTrainer:
                 raise GhnasError(f"SOLVER.{key} must be >= 1, got {cfg.SOLVER[key]}")
         if cfg.GHN.META_BATCH < 1:
             raise GhnasError(f"GHN.META_BATCH must be >= 1, got {cfg.GHN.META_BATCH}")
+        rank = get_rank()
+        stream_cfg = cfg
+        if rank > 0:  # this rank reads its own batches: the stream of another seed
+            stream_cfg = cfg.clone()
+            stream_cfg.defrost()
+            stream_cfg.SEED = batch_seed(cfg.SEED, rank)
         return cls(
             ghn=build_ghn(cfg, space),
             space=space,
-            stream=TrainBatchStream.from_config(cfg, splits),
-            arch_rng=np.random.default_rng([cfg.SEED, 1]),
+            stream=TrainBatchStream.from_config(stream_cfg, splits),
+            arch_rng=np.random.default_rng([cfg.SEED, 1, rank]),
             max_iter=cfg.SOLVER.MAX_ITER,
             base_lr=cfg.SOLVER.BASE_LR,
             lr_decay_points=cfg.SOLVER.LR_DECAY_POINTS,
@@ -136,20 +176,23 @@ class GHNTrainer:
             checkpoint = self.checkpointer.resume_or_load(path, resume=True)
             start_iter = checkpoint.get("iteration", -1) + 1
             seconds = float(checkpoint.get("train_seconds", 0.0))
-            self.excluded_draws = int(checkpoint.get("excluded_draws", 0))
+            per_rank = checkpoint.get("excluded_draws_per_rank")
+            draws = per_rank[get_rank()] if per_rank else checkpoint.get("excluded_draws", 0)
+            self.excluded_draws = int(draws)
             logger.info(f"{self.phase}: resuming from iteration {start_iter}")
         elif not resume:
             # A fresh run must never be "resumed" from an older run's checkpoints later on.
             stale = os.path.join(self.checkpointer.save_dir, "last_checkpoint")
-            if PathManager.exists(stale):
+            if is_main_process() and PathManager.exists(stale):
                 PathManager.rm(stale)
         if start_iter >= self.max_iter:
             logger.info(f"{self.phase}: already trained; nothing to do")
             return self.ghn
-        metrics = os.path.join(self.output_dir, "metrics.jsonl")
+        metrics = os.path.join(self.output_dir, "metrics.jsonl") if is_main_process() else None
         progress = Progress(
             phase=self.phase, total=self.max_iter, done=start_iter, metrics_path=metrics
         )
+        broadcast_module(self.ghn)  # every rank starts from rank 0's GHN, as DDP would
         self.ghn.train()
         started = time.perf_counter()
         for iteration in range(start_iter, self.max_iter):
@@ -159,19 +202,33 @@ class GHNTrainer:
             loss = self.step(iteration)
             done = iteration + 1
             if done % self.log_period == 0 or done == self.max_iter:
-                archs = (done - start_iter) * self.meta_batch
+                archs = (done - start_iter) * self.meta_batch * self.world_size
                 progress.log(done, archs, loss=loss, lr=lr)
             total_seconds = seconds + time.perf_counter() - started
             self.periodic.step(
-                iteration, train_seconds=total_seconds, excluded_draws=self.excluded_draws,
+                iteration, train_seconds=total_seconds, **self.draw_counts(iteration),
                 **self.identity,
             )  # fmt: skip
+        synchronize()  # rank 0's final checkpoint is on disk before any rank reads it
         if self.excluded_hashes:
+            total = sum(all_gather_object(self.excluded_draws))
             logger.info(
-                f"{self.phase}: {self.excluded_draws} draws hit one of the "
+                f"{self.phase}: {total} draws hit one of the "
                 f"{len(self.excluded_hashes)} held-out architectures and were redrawn"
             )
         return self.ghn
+
+    def draw_counts(self, iteration: int) -> dict:
+        """The excluded-draw counts the checkpoint of ``iteration`` stores (summed over ranks,
+        and each rank's under torchrun); gathers every rank's generators when one is saved."""
+        if self.world_size == 1:
+            return {"excluded_draws": self.excluded_draws}
+        saves = (iteration + 1) % self.periodic.period == 0 or iteration >= self.max_iter - 1
+        if not saves:  # no collective on steps without a checkpoint
+            return {}
+        self.rng_state.gather()
+        draws = all_gather_object(self.excluded_draws)
+        return {"excluded_draws": sum(draws), "excluded_draws_per_rank": draws}
 
     def sample(self):
         """One architecture of the space that is not held out."""
@@ -194,7 +251,8 @@ class GHNTrainer:
             outputs = logits if isinstance(logits, (list, tuple)) else [logits]
             losses.append(torch.stack([F.cross_entropy(o.float(), y) for o in outputs]).mean())
         loss = torch.stack(losses).mean()
-        value = float(loss.detach())
+        # The mean over ranks: every rank sees the same value, so all stop together if it is bad.
+        value = float(all_reduce_mean(loss.detach()))
         if not math.isfinite(value):
             raise GhnasError(
                 f"{self.phase} training diverged: loss is {value} at iteration {iteration}; lower "
@@ -202,6 +260,7 @@ class GHNTrainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(self.ghn.parameters())  # identical on every rank from here on
         max_norm = self.clip_grad_norm if self.clip_grad_norm > 0 else float("inf")
         norm = float(torch.nn.utils.clip_grad_norm_(self.ghn.parameters(), max_norm))
         if not math.isfinite(norm):

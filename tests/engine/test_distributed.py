@@ -1,0 +1,112 @@
+"""Two processes through torch.distributed (gloo on CPU, one thread each), as torchrun runs them.
+
+The workers (``ddp_worker.py``) get torchrun's environment variables, so the package's own
+``init_from_torchrun_env`` joins them. A hang fails the test after ``TIMEOUT`` seconds.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from ddp_worker import SEARCH_OVERRIDES, tiny_cfg
+
+from ghnas.data import build_dataset
+from ghnas.search import RandomSearch
+from ghnas.trainers import GHNTrainer
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+WORLD_SIZE = 2
+TIMEOUT = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(work: Path) -> None:
+    """Run the ranks to the end like ``torchrun --nproc_per_node 2`` would; fail on a hang."""
+    port = str(free_port())
+    processes = []
+    for rank in range(WORLD_SIZE):
+        env = {
+            **os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port, "WORLD_SIZE": str(WORLD_SIZE), "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+        }  # fmt: skip
+        log = open(work / f"rank{rank}.log", "w")
+        command = [sys.executable, str(WORKER), str(work)]
+        processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
+    deadline = time.time() + TIMEOUT
+    try:
+        for rank, process in enumerate(processes):
+            returncode = process.wait(timeout=max(1.0, deadline - time.time()))
+            log = (work / f"rank{rank}.log").read_text()[-3000:]
+            assert returncode == 0, f"rank {rank} failed:\n{log}"
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the ranks did not finish within {TIMEOUT} s (a hang?)")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """One process first (a GHN trained one step, and the ranking it gives), then two ranks."""
+    work = tmp_path_factory.mktemp("ddp")
+    cfg = tiny_cfg(work / "single_ghn", "SOLVER.MAX_ITER", "1")
+    splits = build_dataset(cfg)
+    state = GHNTrainer.from_config(cfg, splits).train().state_dict()
+    torch.save(state, work / "single.pt")
+    cfg = tiny_cfg(work / "single_search", *SEARCH_OVERRIDES, "SEARCH.GHN_CHECKPOINT",
+                   str(work / "single_ghn" / "ghn" / "model_final.pth"))  # fmt: skip
+    ranked = RandomSearch.from_config(cfg, splits).run()
+    (work / "single.json").write_text(json.dumps(ranked))
+    launch(work)
+    return work
+
+
+def test_ranking_is_sharded_and_gathered_like_one_process(work):
+    single = json.loads((work / "single.json").read_text())
+    ranks = [json.loads((work / f"rank{r}.json").read_text()) for r in range(WORLD_SIZE)]
+    scored = [set(rank["scored"]) for rank in ranks]
+    assert len(scored[0]) == len(scored[1]) == len(single) // 2 == 6
+    assert not scored[0] & scored[1] and scored[0] | scored[1] == {r["hash"] for r in single}
+    for rank in ranks:  # every rank ends with the same ranking, the one-process one
+        assert [r["hash"] for r in rank["ranked"]] == [r["hash"] for r in single]
+        for mine, theirs in zip(rank["ranked"], single):
+            assert mine["score"] == pytest.approx(theirs["score"], abs=1e-6)
+    lines = (work / "ddp_search" / "search" / "results.jsonl").read_text().splitlines()
+    written = [json.loads(line)["hash"] for line in lines[1:]]
+    candidates = (work / "single_search" / "search" / "results.jsonl").read_text().splitlines()
+    assert written == [json.loads(line)["hash"] for line in candidates[1:]]  # candidate order
+    assert (work / "ddp_search" / "search" / "top.md").exists()
+
+
+def test_ghn_step_averages_gradients_over_ranks(work):
+    ranks = [torch.load(work / f"rank{r}.pt") for r in range(WORLD_SIZE)]
+    single = torch.load(work / "single.pt")  # one step on rank 0's data alone
+    for name, tensor in ranks[0]["one_step"].items():
+        assert torch.equal(tensor, ranks[1]["one_step"][name]), name
+    assert any(not torch.equal(t, single[n]) for n, t in ranks[0]["one_step"].items())
+    checkpoint = torch.load(work / "ddp_ghn" / "ghn" / "model_final.pth", weights_only=False)
+    streams = checkpoint["rng"]
+    assert streams["world_size"] == WORLD_SIZE and len(streams["ranks"]) == WORLD_SIZE
+    assert streams["ranks"][0]["architectures"] != streams["ranks"][1]["architectures"]
+    assert checkpoint["excluded_draws_per_rank"] == [0, 0]
+
+
+def test_resumed_ranks_continue_their_own_streams(work):
+    for rank in range(WORLD_SIZE):
+        state = torch.load(work / f"rank{rank}.pt")
+        for name, tensor in state["full"].items():
+            assert torch.equal(tensor, state["split"][name]), name
