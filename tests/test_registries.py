@@ -155,6 +155,8 @@ def test_every_criterion_scores_generated_weights(criterion):
 TRAINER_SETUPS = {
     "ghn": ("GHN.TRAINER", "classification", []),
     "anytime_final": ("FINAL.TRAINER", "anytime", ["ghn", "search"]),
+    "classification": ("FINAL.TRAINER", "classification", ["ghn", "search"]),
+    "imagenet": ("FINAL.TRAINER", "classification", ["ghn", "search"]),
 }
 
 

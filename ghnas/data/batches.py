@@ -2,8 +2,8 @@
 
 No DataLoader: in-memory datasets are indexed with a whole batch of indices at once (on the GPU
 when ``DATASETS.ON_DEVICE``) and augmented there with one vectorised gather. Every random draw
-(order, crop offsets, flips) comes from one CPU ``torch.Generator``, so a stream is reproducible
-from ``SEED`` alone on any device and resumable from its ``state_dict``.
+(order, crop offsets, flips, cutout centres) comes from one CPU ``torch.Generator``, so a stream
+is reproducible from ``SEED`` alone on any device and resumable from its ``state_dict``.
 """
 
 from typing import Any, Optional
@@ -28,7 +28,7 @@ class TrainBatchStream:
     ``batch_size`` entries of it, continuing into the next epoch's permutation when the current
     one runs out, so every batch is full. Each image is randomly cropped (zero padding
     ``crop_padding``, its own offset) and flipped horizontally with probability 1/2, then
-    normalised with the metadata's mean/std.
+    normalised with the metadata's mean/std, then (``cutout`` > 0) has one square zeroed.
     """
 
     def __init__(
@@ -41,6 +41,7 @@ class TrainBatchStream:
         crop_padding: int,
         horizontal_flip: bool,
         seed: int,
+        cutout: int = 0,
     ) -> None:
         """
         Args:
@@ -52,11 +53,14 @@ class TrainBatchStream:
             crop_padding: Zero padding in pixels of the random crop (0 disables cropping).
             horizontal_flip: Whether to flip images at random.
             seed: Seeds the generator of every random draw of the stream.
+            cutout: Side in pixels of the square zeroed in every image after normalisation
+                (Cutout, DeVries & Taylor 2017), centred on a uniformly drawn pixel and clipped
+                at the border; 0 disables it.
         """
-        if batch_size < 1 or crop_padding < 0 or len(dataset) == 0:
+        if batch_size < 1 or crop_padding < 0 or cutout < 0 or len(dataset) == 0:
             raise ValueError(
-                f"need batch_size >= 1, crop_padding >= 0 and a non-empty dataset; got "
-                f"{batch_size}, {crop_padding} and {len(dataset)} images"
+                f"need batch_size >= 1, crop_padding >= 0, cutout >= 0 and a non-empty dataset; "
+                f"got {batch_size}, {crop_padding}, {cutout} and {len(dataset)} images"
             )
         self.dataset = dataset
         self.meta = meta
@@ -64,6 +68,7 @@ class TrainBatchStream:
         self.device = torch.device(device)
         self.crop_padding = crop_padding
         self.horizontal_flip = horizontal_flip
+        self.cutout = cutout
         self._mean, self._std = _normalization(meta, self.device)
         self._generator = torch.Generator().manual_seed(seed)
         self._permutation: Optional[Tensor] = None  # None until the first batch.
@@ -99,7 +104,13 @@ class TrainBatchStream:
             horizontal_flip=self.horizontal_flip,
         )
         images = _crop_and_flip(images, offsets, flips, padding=self.crop_padding)
-        return normalize_images(images, self._mean, self._std), labels
+        images = normalize_images(images, self._mean, self._std)
+        if self.cutout > 0:
+            # Drawn after the crops and flips, so streams without cutout are unchanged.
+            side = images.shape[-1]
+            centres = torch.randint(0, side, (indices.numel(), 2), generator=self._generator)
+            images = apply_cutout(images, centres, self.cutout)
+        return images, labels
 
     def _next_indices(self) -> Tensor:
         """The next ``batch_size`` dataset indices, drawing new epoch permutations as needed."""
@@ -199,6 +210,19 @@ def _normalization(meta: DatasetMetadata, device: torch.device) -> tuple[Tensor,
     mean = torch.tensor(meta.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
     std = torch.tensor(meta.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
     return mean, std
+
+
+def apply_cutout(images: Tensor, centres: Tensor, size: int) -> Tensor:
+    """Zero, in place, the ``size`` x ``size`` square of each image (N, C, H, W) whose rows
+    start at ``centre_row - size // 2`` (columns likewise), clipped at the border; ``centres``
+    is int64 ``(N, 2)``. One boolean mask for the whole batch, built on the images' device."""
+    device = images.device
+    start = centres.to(device) - size // 2  # (N, 2) first row and column, maybe negative
+    rows = torch.arange(images.shape[-2], device=device)
+    cols = torch.arange(images.shape[-1], device=device)
+    in_rows = (rows >= start[:, :1]) & (rows < start[:, :1] + size)  # (N, H)
+    in_cols = (cols >= start[:, 1:]) & (cols < start[:, 1:] + size)  # (N, W)
+    return images.masked_fill_((in_rows[:, :, None] & in_cols[:, None, :])[:, None], 0.0)
 
 
 def _draw_augmentation(

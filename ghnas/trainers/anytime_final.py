@@ -15,19 +15,17 @@ import os
 
 import torch
 import torch.nn.functional as F
-from fvcore.common.checkpoint import Checkpointer
-from fvcore.common.param_scheduler import MultiStepParamScheduler
 from tabulate import tabulate
 
 from ghnas.data import TrainBatchStream, evaluation_batches
 from ghnas.engine.progress import Progress
-from ghnas.search.report import rank_rows
-from ghnas.search.result_store import load_results
-from ghnas.search_spaces import build_search_space
 from ghnas.search_spaces.width_fitting import largest_fitting_width
 from ghnas.selection import area_under_anytime_curve
 from ghnas.selection.anytime_auc import exit_records
 from ghnas.trainers.build import TRAINER_REGISTRY
+from ghnas.trainers.epoch_checkpointer import EpochCheckpointer
+from ghnas.trainers.lr_schedules import epoch_lr, step_decay_schedule
+from ghnas.trainers.searched import ranked_search_rows, space_at_width
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
 from ghnas.utils.rng_state import RNGState
@@ -46,31 +44,18 @@ class AnytimeFinalTrainer:
         self.optimizer, self.lr_schedule, self.budget = optimizer, lr_schedule, budget
         self.output_dir, self.channels = os.path.join(output_dir, "final"), channels
         self.eval_split = eval_split
-        PathManager.mkdirs(self.output_dir)
-        self.checkpointer = Checkpointer(
-            network, self.output_dir, optimizer=optimizer, rng=RNGState({"batches": stream})
-        )
+        self.checkpointer = EpochCheckpointer(
+            network, self.output_dir, identity={"hash": row["hash"], "channels": channels},
+            optimizer=optimizer, rng=RNGState({"batches": stream}),
+        )  # fmt: skip
 
     @classmethod
     def from_config(cls, cfg, splits) -> "AnytimeFinalTrainer":
         """Best searched architecture, fitted to the budget, with its SGD recipe."""
-        path = os.path.join(cfg.OUTPUT_DIR, "search", "results.jsonl")
-        if not PathManager.exists(path):
-            raise GhnasError(f"final: no search results at {path}; run the search phase first")
-        rows = load_results(path)
-        if not rows:
-            raise GhnasError(f"final: {path} holds no scored architecture")
-        row = rank_rows(rows)[0]
-        space = build_search_space(cfg, splits.meta)
-        arch = space.architecture_from_dict(row["arch"])
+        row = ranked_search_rows(cfg)[0]
+        space_at = space_at_width(cfg, splits.meta)
+        arch = space_at(cfg.MODEL.INIT_CHANNELS).architecture_from_dict(row["arch"])
         budget = cfg.ANYTIME.FLOP_BUDGET
-
-        def space_at(width: int):
-            wide = cfg.clone()
-            wide.defrost()
-            wide.MODEL.INIT_CHANNELS = width
-            return build_search_space(wide, splits.meta)
-
         channels = largest_fitting_width(
             lambda c: space_at(c).analytic_flops(arch), budget,
             minimum=cfg.FINAL.MIN_CHANNELS, what=f"architecture {row['hash'][:12]}",
@@ -95,51 +80,32 @@ class AnytimeFinalTrainer:
         epochs = cfg.FINAL.EPOCHS
         if epochs < 1:
             raise GhnasError(f"FINAL.EPOCHS must be >= 1, got {epochs}")
-        values = [cfg.FINAL.BASE_LR * cfg.FINAL.LR_DECAY_FACTOR**i
-                  for i in range(len(cfg.FINAL.LR_DECAY_POINTS) + 1)]  # fmt: skip
-        milestones = [int(round(p * epochs)) for p in cfg.FINAL.LR_DECAY_POINTS]
-        bounds = [0] + milestones + [epochs]
-        if epochs <= len(values) or any(a >= b for a, b in zip(bounds, bounds[1:])):
-            logger.info(f"final: {epochs} epochs are too few for LR decay; constant LR")
-            values, milestones = values[:1], []
+        lr_schedule = step_decay_schedule(
+            cfg.FINAL.BASE_LR, cfg.FINAL.LR_DECAY_FACTOR, cfg.FINAL.LR_DECAY_POINTS, epochs
+        )
         return cls(
             network=network, row=row, stream=stream, eval_batches=batches, epochs=epochs,
             iters_per_epoch=math.ceil(len(splits.train) / cfg.FINAL.IMS_PER_BATCH),
             optimizer=optimizer,
-            lr_schedule=MultiStepParamScheduler(values, num_updates=epochs, milestones=milestones),
+            lr_schedule=lr_schedule,
             budget=budget, output_dir=cfg.OUTPUT_DIR, channels=channels, eval_split=eval_split,
         )  # fmt: skip
 
     def train(self, resume: bool = False):
         """Train (or continue) for the configured epochs, then evaluate and report."""
-        start = 0
-        if resume and self.checkpointer.has_checkpoint():
-            path = self.checkpointer.get_checkpoint_file()
-            saved = torch.load(path, map_location="cpu")
-            if (saved.get("hash"), saved.get("channels")) != (self.row["hash"], self.channels):
-                raise GhnasError(
-                    f"final: {path} trains {str(saved.get('hash'))[:12]} at "
-                    f"C={saved.get('channels')}, but the search's best is "
-                    f"{self.row['hash'][:12]} fitted to C={self.channels}; run without --resume"
-                )
-            start = self.checkpointer.resume_or_load(path, resume=True).get("epoch", -1) + 1
-            logger.info(f"final: resuming at epoch {start}")
-        elif not resume and PathManager.exists(os.path.join(self.output_dir, "last_checkpoint")):
-            PathManager.rm(os.path.join(self.output_dir, "last_checkpoint"))
+        start = self.checkpointer.start_epoch(resume)
         logger.info(
             f"final: architecture {self.row['hash'][:12]} at C={self.channels}, "
             f"{self.epochs} epochs of {self.iters_per_epoch} iterations"
         )
         progress = Progress(phase="final", total=self.epochs, done=start)
         for epoch in range(start, self.epochs):
-            lr = self.lr_schedule(epoch / self.epochs)
+            lr = epoch_lr(self.lr_schedule, epoch, self.epochs)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             loss = self.train_epoch()
             progress.log(epoch + 1, loss=loss, lr=lr)
-            self.checkpointer.save(
-                "model_last", epoch=epoch, hash=self.row["hash"], channels=self.channels
-            )
+            self.checkpointer.save(epoch)
         self.report()
         return self.network
 
