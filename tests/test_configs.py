@@ -45,7 +45,7 @@ def test_config_loads_and_builds(path):
     for hook in project_config_hooks(path):
         hook(cfg)
     cfg.merge_from_file(str(path))
-    assert set(cfg.PHASES) <= {"ghn", "search", "final"}
+    assert set(cfg.PHASES) <= {"ghn", "search", "final", "export"}
     cfg.merge_from_list(["MODEL.DEVICE", "cpu"])
     # The space and GHN it names build (with the dataset's shape stood in for).
     meta = DatasetMetadata(10, 3, cfg.INPUT.SIZE, (0.5,) * 3, (0.25,) * 3)

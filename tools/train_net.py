@@ -1,24 +1,29 @@
 #!/usr/bin/env python
-"""Run the phases a config lists: ``ghn`` (train the GHN), ``search`` (rank), ``final`` (train).
+"""Run the phases a config lists: ghn (train the GHN), search (rank), final (train), export.
 
     python tools/train_net.py --config-file FILE.yaml [--resume] [KEY VALUE ...]
 
 Every phase reads and writes under OUTPUT_DIR, so a phase can be rerun alone (``PHASES
-"['search']"``) and an interrupted run continues with ``--resume``.
+"['search']"``) and an interrupted run continues with ``--resume``. ``export`` bundles the
+architecture the final phase trained (else the search's best) with EXPORT.WEIGHTS.
 """
 
+import os
 import sys
 
 from ghnas.data import build_dataset
 from ghnas.engine import config_from_args, default_argument_parser, default_setup, run_cli
+from ghnas.engine.distributed import on_main_process
+from ghnas.export import BundleExporter, read_architecture
 from ghnas.search import RandomSearch
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.trainers import TRAINER_REGISTRY, build_trainer
 from ghnas.utils.errors import GhnasError
+from ghnas.utils.file_io import PathManager
 from ghnas.utils.registry import lookup
 
-PHASES = ("ghn", "search", "final")
+PHASES = ("ghn", "search", "final", "export")
 
 
 def setup(args, extend=None):
@@ -61,6 +66,18 @@ def main(args, extend=None):
         RandomSearch.from_config(cfg, splits).run(resume=args.resume)
     if "final" in cfg.PHASES:
         build_trainer(cfg, splits, "FINAL.TRAINER").train(resume=args.resume)
+    if "export" in cfg.PHASES:
+        trained = os.path.join(cfg.OUTPUT_DIR, "final", "results.json")
+        if PathManager.exists(trained):
+            arch, source = read_architecture(trained)
+        else:
+            arch, source = read_architecture(
+                os.path.join(cfg.OUTPUT_DIR, "search", "results.jsonl"), rank=1
+            )
+        weights = cfg.EXPORT.WEIGHTS or None
+        on_main_process(
+            lambda: BundleExporter(cfg, splits).export(arch, weights=weights, source=source)
+        )
 
 
 if __name__ == "__main__":
