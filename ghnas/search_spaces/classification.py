@@ -41,6 +41,18 @@ class ClassificationSearchSpace(SearchSpace):
 
     name = "classification"
 
+    @classmethod
+    def from_config(cls, cfg, meta: DatasetMetadata, training: bool):
+        """The space of the config: ``GHN.TRAIN_NUM_NODES`` nodes for GHN training, else
+        ``SEARCH_SPACE.NUM_NODES``; B and F from ``SEARCH_SPACE.NUM_BLOCKS`` and
+        ``MODEL.INIT_CHANNELS``."""
+        return cls(
+            num_nodes=cfg.GHN.TRAIN_NUM_NODES if training else cfg.SEARCH_SPACE.NUM_NODES,
+            num_blocks=cfg.SEARCH_SPACE.NUM_BLOCKS,
+            init_channels=cfg.MODEL.INIT_CHANNELS,
+            meta=meta,
+        )
+
     def __init__(
         self,
         *,
@@ -223,9 +235,4 @@ def _op_flops(op: str, c: int, r: int) -> int:
 @SEARCH_SPACE_REGISTRY.register()
 def classification(cfg, meta: DatasetMetadata, training: bool) -> ClassificationSearchSpace:
     """Blocks of ``SEARCH_SPACE.NUM_NODES`` (``GHN.TRAIN_NUM_NODES`` for GHN training)."""
-    return ClassificationSearchSpace(
-        num_nodes=cfg.GHN.TRAIN_NUM_NODES if training else cfg.SEARCH_SPACE.NUM_NODES,
-        num_blocks=cfg.SEARCH_SPACE.NUM_BLOCKS,
-        init_channels=cfg.MODEL.INIT_CHANNELS,
-        meta=meta,
-    )
+    return ClassificationSearchSpace.from_config(cfg, meta, training)

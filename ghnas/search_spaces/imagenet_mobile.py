@@ -55,9 +55,4 @@ class ImageNetMobileSearchSpace(ClassificationSearchSpace):
 @SEARCH_SPACE_REGISTRY.register()
 def imagenet_mobile(cfg, meta: DatasetMetadata, training: bool) -> ImageNetMobileSearchSpace:
     """Blocks of ``SEARCH_SPACE.NUM_NODES`` (``GHN.TRAIN_NUM_NODES`` for GHN training)."""
-    return ImageNetMobileSearchSpace(
-        num_nodes=cfg.GHN.TRAIN_NUM_NODES if training else cfg.SEARCH_SPACE.NUM_NODES,
-        num_blocks=cfg.SEARCH_SPACE.NUM_BLOCKS,
-        init_channels=cfg.MODEL.INIT_CHANNELS,
-        meta=meta,
-    )
+    return ImageNetMobileSearchSpace.from_config(cfg, meta, training)
