@@ -42,7 +42,7 @@ from ghnas.ghn import build_ghn
 from ghnas.ghn.checkpoint import final_checkpoint_path, ghn_identity, load_ghn_weights
 from ghnas.search.candidates import sample_distinct
 from ghnas.search.random_search import count_parameters
-from ghnas.search.scoring import ArchitectureScorer
+from ghnas.search.scoring import ArchitectureScorer, scoring_batches
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.trainers import build_trainer
@@ -121,14 +121,7 @@ class CorrelationBenchmark:
         archs = sample_distinct(
             space, c.NUM_ARCHS, cfg.SEED, stream=HELD_OUT_STREAM, what="CORRELATION.NUM_ARCHS"
         )
-        val_batches = evaluation_batches(
-            dataset=splits.val,
-            meta=splits.meta,
-            num_images=cfg.SEARCH.EVAL_IMAGES,
-            batch_size=cfg.SEARCH.EVAL_BATCH_SIZE,
-            seed=cfg.SEED,
-            device=cfg.MODEL.DEVICE,
-        )
+        val_batches = scoring_batches(cfg, splits)
         test_batches = evaluation_batches(
             dataset=splits.test,
             meta=splits.meta,

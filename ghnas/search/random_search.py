@@ -21,7 +21,6 @@ from typing import Any, Dict, List
 
 import torch
 
-from ghnas.data import evaluation_batches
 from ghnas.engine.distributed import (
     all_gather_object,
     get_world_size,
@@ -35,7 +34,7 @@ from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights
 from ghnas.search.candidates import sample_distinct
 from ghnas.search.report import rank_rows, write_report
 from ghnas.search.result_store import ResultStore
-from ghnas.search.scoring import ArchitectureScorer
+from ghnas.search.scoring import ArchitectureScorer, scoring_batches
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.selection.constraints import FlopRange
@@ -91,14 +90,7 @@ class RandomSearch:
                 raise GhnasError(f"SEARCH.{key} must be >= 1, got {cfg.SEARCH[key]}")
         space = build_search_space(cfg, splits.meta)
         flop_range = FlopRange.from_config(cfg, space)
-        batches = evaluation_batches(
-            dataset=splits.val,
-            meta=splits.meta,
-            num_images=cfg.SEARCH.EVAL_IMAGES,
-            batch_size=cfg.SEARCH.EVAL_BATCH_SIZE,
-            seed=cfg.SEED,
-            device=cfg.MODEL.DEVICE,
-        )
+        batches = scoring_batches(cfg, splits)
         criterion = build_criterion(cfg)
         torch.manual_seed(cfg.SEED)  # the same initialisation the GHN trainer starts from
         untrained = build_ghn(cfg, space)

@@ -11,10 +11,11 @@ one packed graph. Chunks are cut from the list as given, so the same list always
 scores, whichever chunk a resumed search starts from.
 """
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 
+from ghnas.data import evaluation_batches
 from ghnas.layers.batch_statistics import instantiate_for_generated_weights
 
 
@@ -65,3 +66,16 @@ def generate_weights(ghn, space, archs: Sequence[Any]) -> List[Dict[str, torch.T
     """Inference-mode weights of ``archs`` from ``ghn``, generated in one packed graph."""
     ghn.eval()
     return ghn.generate(space, archs)
+
+
+def scoring_batches(cfg, splits) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+    """The fixed, seeded validation subset every architecture is scored on
+    (``SEARCH.EVAL_IMAGES`` images in batches of ``SEARCH.EVAL_BATCH_SIZE``, on MODEL.DEVICE)."""
+    return evaluation_batches(
+        dataset=splits.val,
+        meta=splits.meta,
+        num_images=cfg.SEARCH.EVAL_IMAGES,
+        batch_size=cfg.SEARCH.EVAL_BATCH_SIZE,
+        seed=cfg.SEED,
+        device=cfg.MODEL.DEVICE,
+    )
