@@ -14,8 +14,8 @@ plus its evaluation.
 
 Every result is cached under a key of (architecture hash, recipe, dataset fingerprint, seed,
 space settings, validation subset): a finished architecture is never trained again, and an
-interrupted one continues from its last finished epoch (fvcore checkpoints with the batch
-stream's state, so the continued run equals an uninterrupted one).
+interrupted one continues from its last finished epoch (fvcore checkpoints, written atomically,
+with the batch stream's state, so the continued run equals an uninterrupted one).
 """
 
 import hashlib
@@ -29,11 +29,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from fvcore.common.checkpoint import Checkpointer
 from fvcore.common.param_scheduler import CosineParamScheduler
 
 from ghnas.data import TrainBatchStream
 from ghnas.layers.batch_statistics import batch_statistics
+from ghnas.utils.checkpoint import AtomicCheckpointer
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
 from ghnas.utils.rng_state import RNGState
@@ -220,13 +220,12 @@ class _Run:
         self.steps_per_epoch = self.recipe.steps_per_epoch(len(owner.train_set))
         self.total_steps = self.recipe.epochs * self.steps_per_epoch
         PathManager.mkdirs(owner.cache.run_dir(key))
-        self.checkpointer = Checkpointer(
+        self.checkpointer = AtomicCheckpointer(
             self.network,
             owner.cache.run_dir(key),
             optimizer=self.optimizer,
             rng=RNGState({"batches": self.stream}),
         )
-        self.checkpointer.path_manager = PathManager
 
     def train(self) -> Dict[str, Any]:
         """Train (continuing a checkpoint when there is one) and measure."""

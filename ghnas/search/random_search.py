@@ -27,6 +27,7 @@ from ghnas.engine.distributed import (
     is_main_process,
     on_main_process,
     shard,
+    synchronize,
 )
 from ghnas.engine.progress import Progress
 from ghnas.ghn import build_ghn
@@ -167,6 +168,7 @@ class RandomSearch:
         seconds = time.perf_counter() - started
         if is_main_process():
             self.report(rows, seconds, resumed=resume and scored < len(rows))
+        synchronize()  # later phases read results.jsonl: rank 0 must have finished writing it
         return rank_rows(rows)
 
     def open_store(self, resume: bool) -> List[Dict[str, Any]]:

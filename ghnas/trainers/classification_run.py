@@ -192,14 +192,15 @@ class ClassificationRun:
 
     def recalibrate_bn(self, seed: int) -> None:
         """Precise BN: the BN statistics over ``precise_bn_batches`` augmented training batches
-        (a fresh stream from ``seed``) with the weights fixed and drop-path off."""
+        (a fresh stream from ``seed``) with the weights fixed and drop-path off. Every rank reads
+        the same batches, so every rank ends with the statistics rank 0 saves and reports."""
         batches = self.recipe.precise_bn_batches
         if batches == 0:
             return
         stream = TrainBatchStream(
             dataset=self.stream.dataset, meta=self.stream.meta, batch_size=self.stream.batch_size,
             device=self.stream.device, crop_padding=self.recipe.crop_padding,
-            horizontal_flip=self.recipe.horizontal_flip, seed=batch_seed(seed, get_rank()),
+            horizontal_flip=self.recipe.horizontal_flip, seed=seed,
             cutout=self.recipe.cutout,
         )  # fmt: skip
         if hasattr(self.network, "drop_path_prob"):

@@ -5,8 +5,8 @@ import os
 from typing import Any, Dict
 
 import torch
-from fvcore.common.checkpoint import Checkpointer
 
+from ghnas.utils.checkpoint import AtomicCheckpointer
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
 
@@ -21,7 +21,7 @@ def describe_identity(identity: Dict[str, Any]) -> str:
 
 
 class EpochCheckpointer:
-    """An fvcore :class:`Checkpointer` saving ``model_last.pth`` after every epoch.
+    """An fvcore :class:`Checkpointer` saving ``model_last.pth`` (atomically) after every epoch.
 
     ``identity`` (e.g. the architecture hash and width) is stored in every checkpoint; resuming
     from a checkpoint of another identity is a :class:`GhnasError` (its weights would not fit).
@@ -42,10 +42,9 @@ class EpochCheckpointer:
         self.directory = directory
         if save_to_disk:
             PathManager.mkdirs(directory)
-        self.checkpointer = Checkpointer(
+        self.checkpointer = AtomicCheckpointer(
             model, directory, save_to_disk=save_to_disk, **checkpointables
         )
-        self.checkpointer.path_manager = PathManager
 
     def start_epoch(self, resume: bool, phase: str = "final") -> int:
         """The first epoch to train: after the last checkpoint when resuming, else 0.

@@ -110,3 +110,12 @@ def test_resumed_ranks_continue_their_own_streams(work):
         state = torch.load(work / f"rank{rank}.pt")
         for name, tensor in state["full"].items():
             assert torch.equal(tensor, state["split"][name]), name
+    # Averaging is symmetric, so equal weights alone would not notice two ranks swapping their
+    # streams on resume: each rank's saved generators must also be those of the unbroken run.
+    full, split = (
+        torch.load(work / run / "ghn" / "model_final.pth", weights_only=False)["rng"]["ranks"]
+        for run in ("ddp_full", "ddp_split")
+    )
+    for rank in range(WORLD_SIZE):
+        assert full[rank]["architectures"] == split[rank]["architectures"], rank
+        assert torch.equal(full[rank]["torch"], split[rank]["torch"]), rank

@@ -96,7 +96,8 @@ def test_auxiliary_head_sits_at_two_thirds_of_imagenet_mobile():
     sp = ImageNetMobileSearchSpace(num_nodes=2, num_blocks=14, init_channels=2, meta=META)
     net = sp.build_network(sp.sample(np.random.default_rng(0)), auxiliary=True)
     assert net.auxiliary_block == 9  # just before the reduction at block 10
-    assert len(net(torch.randn(2, 3, 8, 8))) == 2
+    logits, aux_logits = net.train()(torch.randn(3, 3, 8, 8))  # a pair, not a batch of logits
+    assert logits.shape == aux_logits.shape == (3, 6)
 
 
 def test_too_few_blocks_for_an_auxiliary_head_is_an_error():
