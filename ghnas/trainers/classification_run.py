@@ -140,7 +140,9 @@ class ClassificationRun:
             crop_padding=recipe.crop_padding, horizontal_flip=recipe.horizontal_flip,
             seed=batch_seed(seed, get_rank()), cutout=recipe.cutout,
         )  # fmt: skip
-        # One epoch reads the training set once across all processes.
+        # An epoch is as many images as the training set, summed over processes. Each rank
+        # draws from its own seeded permutation (not a shard), so within an epoch some images
+        # are seen twice and some not at all; over many epochs every image is seen equally.
         iters = math.ceil(len(train_set) / (recipe.batch_size * get_world_size()))
         return cls(
             network=network, stream=stream, recipe=recipe, epochs=epochs, iters_per_epoch=iters,
