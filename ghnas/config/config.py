@@ -24,14 +24,56 @@ class CfgNode(_FvcoreCfgNode):
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise GhnasError(f"{cfg_filename}: {_describe(e)}") from None
 
+    def merge_from_other_cfg(self, cfg_other) -> None:
+        """Merge another config; numbers for float keys are taken as floats (see below)."""
+        _floats_where_expected(cfg_other, self)
+        super().merge_from_other_cfg(cfg_other)
+
     def merge_from_list(self, cfg_list: List[str]) -> None:
         """Merge ``KEY VALUE`` pairs given on the command line."""
         if len(cfg_list) % 2:
             raise GhnasError(f"overrides come as KEY VALUE pairs; got an odd list: {cfg_list}")
+        pairs = list(cfg_list)
+        for i in range(0, len(pairs), 2):
+            pairs[i + 1] = _as_float_if_expected(self, pairs[i], pairs[i + 1])
         try:
-            super().merge_from_list(cfg_list)
+            super().merge_from_list(pairs)
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise GhnasError(f"command-line override: {_describe(e)}") from None
+
+
+# yacs refuses an int for a float key, and PyYAML reads "600e6" as a string, so a budget written
+# 600000000 or 600e6 would be a type error. A number meant for a float key is taken as a float.
+def _to_float(value):
+    """``value`` as a float when it is an int or a numeric string, else unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _floats_where_expected(other, defaults) -> None:
+    """Turn numbers in ``other`` into floats wherever ``defaults`` holds a float (in place)."""
+    for key, value in other.items():
+        default = defaults.get(key) if isinstance(defaults, dict) else None
+        if isinstance(value, dict) and isinstance(default, dict):
+            _floats_where_expected(value, default)
+        elif isinstance(default, float):
+            other[key] = _to_float(value)
+
+
+def _as_float_if_expected(cfg, key: str, value):
+    """A command-line ``value`` for ``key`` as a float when the key holds a float."""
+    node = cfg
+    for part in str(key).split("."):
+        if not isinstance(node, dict) or part not in node:
+            return value  # an unknown key: yacs names it
+        node = node[part]
+    return _to_float(value) if isinstance(node, float) else value
 
 
 def _describe(error: Exception) -> str:
