@@ -27,7 +27,7 @@ import torch
 from scipy import stats
 from tabulate import tabulate
 
-from ghnas.data import TrainBatchStream, evaluation_batches
+from ghnas.data import evaluation_batches
 from ghnas.data.fingerprint import dataset_fingerprint
 from ghnas.evaluation.ground_truth import (
     GroundTruthCache,
@@ -231,29 +231,21 @@ class CorrelationBenchmark:
         torch.manual_seed(cfg.SEED)
         model = OneShotModel(space).to(cfg.MODEL.DEVICE)
         directory = os.path.join(cfg.OUTPUT_DIR, "one_shot")
-        trainer = GHNTrainer(
-            ghn=model,
+        trainer = GHNTrainer.for_generator(
+            cfg,
+            self.splits,
+            generator=model,
             space=space,
-            stream=TrainBatchStream.from_config(cfg, self.splits),
-            arch_rng=np.random.default_rng([cfg.SEED, ONE_SHOT_STREAM]),
-            max_iter=cfg.SOLVER.MAX_ITER,
-            base_lr=cfg.SOLVER.BASE_LR,
-            lr_decay_points=cfg.SOLVER.LR_DECAY_POINTS,
-            lr_decay_factor=cfg.SOLVER.LR_DECAY_FACTOR,
-            clip_grad_norm=cfg.SOLVER.CLIP_GRAD_NORM,
-            meta_batch=1,
-            output_dir=cfg.OUTPUT_DIR,
-            checkpoint_period=cfg.SOLVER.CHECKPOINT_PERIOD,
-            log_period=cfg.SOLVER.LOG_PERIOD,
             identity={
                 **ghn_identity(cfg, space),
                 "weight_generator": "one_shot",
                 "space_settings": space.describe(),
             },
-            amp_dtype=cfg.MODEL.AMP_DTYPE,
+            arch_stream=ONE_SHOT_STREAM,
+            meta_batch=1,  # ENAS: one architecture per step
             checkpoint_dir=directory,
-            excluded_hashes=self.held_out,
             phase="one_shot",
+            excluded_hashes=self.held_out,
         )
         trainer.train(resume=resume)
         with PathManager.open(os.path.join(directory, "model_final.pth"), "rb") as f:

@@ -132,6 +132,40 @@ class GHNTrainer:
         architectures whose hash is in ``excluded_hashes`` are never trained on."""
         space = build_search_space(cfg, splits.meta, training=True)
         torch.manual_seed(cfg.SEED)  # GHN initialisation
+        return cls.for_generator(
+            cfg,
+            splits,
+            generator=build_ghn(cfg, space),
+            space=space,
+            # Resuming must continue the same training: same GHN, dataset and GHN settings.
+            identity={
+                **ghn_identity(cfg, space),
+                "dataset_meta": dataclasses.asdict(splits.meta),
+                "ghn_config": cfg.GHN.dump(),
+            },
+            excluded_hashes=excluded_hashes,
+        )
+
+    @classmethod
+    def for_generator(
+        cls,
+        cfg,
+        splits,
+        *,
+        generator,
+        space,
+        identity: dict,
+        arch_stream: int = 1,
+        meta_batch: int = 0,
+        checkpoint_dir: str = "",
+        phase: str = "ghn",
+        excluded_hashes=frozenset(),
+    ) -> "GHNTrainer":
+        """A trainer of any weight generator (a GHN, the one-shot model) with the SOLVER recipe.
+
+        Each rank draws architectures from ``[SEED, arch_stream, rank]`` and reads its own batch
+        stream; ``meta_batch`` 0 means ``GHN.META_BATCH``.
+        """
         for key in ("MAX_ITER", "CHECKPOINT_PERIOD", "LOG_PERIOD"):
             if cfg.SOLVER[key] < 1:
                 raise GhnasError(f"SOLVER.{key} must be >= 1, got {cfg.SOLVER[key]}")
@@ -144,27 +178,24 @@ class GHNTrainer:
             stream_cfg.defrost()
             stream_cfg.SEED = batch_seed(cfg.SEED, rank)
         return cls(
-            ghn=build_ghn(cfg, space),
+            ghn=generator,
             space=space,
             stream=TrainBatchStream.from_config(stream_cfg, splits),
-            arch_rng=np.random.default_rng([cfg.SEED, 1, rank]),
+            arch_rng=np.random.default_rng([cfg.SEED, arch_stream, rank]),
             max_iter=cfg.SOLVER.MAX_ITER,
             base_lr=cfg.SOLVER.BASE_LR,
             lr_decay_points=cfg.SOLVER.LR_DECAY_POINTS,
             lr_decay_factor=cfg.SOLVER.LR_DECAY_FACTOR,
             clip_grad_norm=cfg.SOLVER.CLIP_GRAD_NORM,
-            meta_batch=cfg.GHN.META_BATCH,
+            meta_batch=meta_batch or cfg.GHN.META_BATCH,
             output_dir=cfg.OUTPUT_DIR,
             checkpoint_period=cfg.SOLVER.CHECKPOINT_PERIOD,
             log_period=cfg.SOLVER.LOG_PERIOD,
-            # Resuming must continue the same training: same GHN, dataset and GHN settings.
-            identity={
-                **ghn_identity(cfg, space),
-                "dataset_meta": dataclasses.asdict(splits.meta),
-                "ghn_config": cfg.GHN.dump(),
-            },
+            identity=identity,
             amp_dtype=cfg.MODEL.AMP_DTYPE,
+            checkpoint_dir=checkpoint_dir,
             excluded_hashes=excluded_hashes,
+            phase=phase,
         )
 
     def train(self, resume: bool = False):
