@@ -65,6 +65,7 @@ class TrainedGHN:
             criterion=build_criterion(self.cfg),
             batches=list(batches),
             arch_batch=self.cfg.SEARCH.ARCH_BATCH,
+            fused=self.cfg.MODEL.FUSED_NETWORKS,
         )
         return scorer.score(list(archs))
 

@@ -28,6 +28,10 @@ _C.MODEL.DEVICE = "cpu"
 # Autocast dtype for candidate-network forward passes: "none", "float16" or "bfloat16".
 # The GHN itself always runs in float32.
 _C.MODEL.AMP_DTYPE = "none"
+# Run many candidate networks in one pass where the space provides a fused network
+# (SearchSpace.build_fused_network): GHN training with META_BATCH > 1 and scoring. The results
+# equal those of one network at a time up to float rounding. Off: always one at a time.
+_C.MODEL.FUSED_NETWORKS = True
 # F: the width of the first stage of a candidate network (channels per node). The paper
 # searches at 16 and trains the final CIFAR-10 network at 32.
 _C.MODEL.INIT_CHANNELS = 16

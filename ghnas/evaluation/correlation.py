@@ -260,6 +260,7 @@ class CorrelationBenchmark:
             criterion=self.criterion,
             batches=self.val_batches,
             arch_batch=self.cfg.SEARCH.ARCH_BATCH,
+            fused=self.cfg.MODEL.FUSED_NETWORKS,
         )
         started = time.perf_counter()
         scores = scorer.score(self.archs)
@@ -358,6 +359,7 @@ class CorrelationBenchmark:
             criterion=self.criterion,
             batches=self.val_batches,
             arch_batch=self.cfg.SEARCH.ARCH_BATCH,
+            fused=self.cfg.MODEL.FUSED_NETWORKS,
         )
         scores = scorer.score(candidates)
         order = sorted(

@@ -59,3 +59,15 @@ def run_with_generated_weights(
     Returns what the network returns: logits, or a list of logits for early-exit networks."""
     with batch_statistics(network), autocast_context(x.device, amp_dtype):
         return torch.func.functional_call(network, params, (x,), strict=False)
+
+
+def run_fused_with_generated_weights(
+    fused: nn.Module,
+    params: List[Dict[str, torch.Tensor]],
+    x: torch.Tensor,
+    amp_dtype: str = "none",
+) -> torch.Tensor:
+    """Logits ``(networks, batch, classes)`` of a space's fused network (see
+    ``SearchSpace.build_fused_network``) on one image batch, under ``MODEL.AMP_DTYPE``."""
+    with autocast_context(x.device, amp_dtype):
+        return fused(params, x)

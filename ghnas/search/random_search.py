@@ -98,7 +98,9 @@ class RandomSearch:
         trained = build_ghn(cfg, space)
         path = cfg.SEARCH.GHN_CHECKPOINT or final_checkpoint_path(cfg.OUTPUT_DIR)
         checkpoint = load_ghn_weights(trained, path, cfg, space)
-        scorer_args = dict(space=space, criterion=criterion, batches=batches)
+        scorer_args = dict(
+            space=space, criterion=criterion, batches=batches, fused=cfg.MODEL.FUSED_NETWORKS
+        )
         header = {
             "space": space.name,
             "criterion": cfg.SEARCH.CRITERION,

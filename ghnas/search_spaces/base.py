@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from torch import nn
@@ -45,7 +45,8 @@ class SearchSpace(ABC):
     - ``generated_parameter_shapes(arch)``: name -> shape of those parameters;
     - ``analytic_flops(arch)``: FLOPs exactly as ``ghnas.utils.flops.count_flops`` (fvcore,
       eval mode, batch 1, one multiply-add = one FLOP) counts the built network;
-    - optionally ``draw(arch, directory)``: PNG drawings of the architecture.
+    - optionally ``draw(arch, directory)``: PNG drawings of the architecture;
+    - optionally ``build_fused_network(archs)``: one module running many architectures at once.
 
     An architecture is frozen plain data with ``to_dict()``, ``canonical_hash`` and validation
     on construction.
@@ -108,6 +109,20 @@ class SearchSpace(ABC):
     def describe(self) -> Dict[str, Any]:
         """The settings that decide the space's architectures and scores (for results headers)."""
         return {}
+
+    def build_fused_network(self, archs: Sequence[Any]) -> Optional[nn.Module]:
+        """One module that runs all of ``archs`` together on generated weights, or None.
+
+        Called as ``fused(params, x)`` with ``params`` one generated-parameter dict per
+        architecture (what the GHN returns), it returns logits of shape
+        ``(len(archs), batch, classes)`` equal to what
+        :func:`~ghnas.layers.batch_statistics.run_with_generated_weights` gives for each built
+        network (BN on batch statistics). The scorer and the GHN trainer use it where a space
+        has one (``MODEL.FUSED_NETWORKS``): networks that differ only in their ops can share
+        kernels (grouped convolutions), which a loop over networks cannot. None, the default,
+        means networks run one at a time.
+        """
+        return None
 
     def draw(self, arch: Any, directory: str) -> List[str]:
         """Write PNG drawings of ``arch`` into ``directory``; returns their paths (none here)."""

@@ -5,7 +5,10 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
-from ghnas.layers.batch_statistics import run_with_generated_weights
+from ghnas.layers.batch_statistics import (
+    run_fused_with_generated_weights,
+    run_with_generated_weights,
+)
 from ghnas.selection.build import SELECTION_REGISTRY
 
 
@@ -35,6 +38,21 @@ class AccuracyCriterion:
             correct += int((logits.argmax(1) == y).sum())
             total += int(y.numel())
         return {"score": correct / max(total, 1)}
+
+    @torch.no_grad()
+    def evaluate_fused(
+        self,
+        fused: nn.Module,
+        params: List[Dict[str, torch.Tensor]],
+        batches: List[Tuple[torch.Tensor, torch.Tensor]],
+    ) -> List[Dict[str, float]]:
+        """:meth:`evaluate` of every network of a space's fused network, in one pass per batch."""
+        correct, total = torch.zeros(len(params), dtype=torch.long), 0
+        for x, y in batches:
+            logits = run_fused_with_generated_weights(fused, params, x, self.amp_dtype)
+            correct += (logits.argmax(2) == y).sum(1).cpu()
+            total += int(y.numel())
+        return [{"score": int(c) / max(total, 1)} for c in correct]
 
 
 @SELECTION_REGISTRY.register()

@@ -12,6 +12,9 @@ Registry for selection criteria. An entry is a function named after the criterio
 on the fixed evaluation ``batches``. The dict holds ``"score"`` (a float, higher is better) and
 may add fields for the results row (e.g. ``"flops"`` or an anytime network's ``"exits"``).
 Its ``needs_early_exits`` says whether it reads early-exit networks (a list of logits).
+Optionally ``evaluate_fused(fused, params, batches) -> list of dicts`` scores every network of a
+space's fused network (``SearchSpace.build_fused_network``) at once; the scorer uses it where both
+exist.
 """
 
 

@@ -53,6 +53,7 @@ from ghnas.ghn import build_ghn
 from ghnas.ghn.checkpoint import check_identity, ghn_checkpointer, ghn_identity, read_checkpoint
 from ghnas.layers.batch_statistics import (
     instantiate_for_generated_weights,
+    run_fused_with_generated_weights,
     run_with_generated_weights,
 )
 from ghnas.search_spaces import build_search_space
@@ -96,7 +97,9 @@ class GHNTrainer:
         checkpoint_dir: str = "",
         excluded_hashes=frozenset(),
         phase: str = "ghn",
+        fused: bool = True,
     ) -> None:
+        self.fused = fused
         self.ghn, self.space, self.stream, self.arch_rng = ghn, space, stream, arch_rng
         self.excluded_hashes, self.excluded_draws, self.phase = frozenset(excluded_hashes), 0, phase
         self.max_iter, self.meta_batch = max_iter, meta_batch
@@ -196,6 +199,7 @@ class GHNTrainer:
             checkpoint_dir=checkpoint_dir,
             excluded_hashes=excluded_hashes,
             phase=phase,
+            fused=cfg.MODEL.FUSED_NETWORKS,
         )
 
     def train(self, resume: bool = False):
@@ -274,14 +278,7 @@ class GHNTrainer:
         archs = [self.sample() for _ in range(self.meta_batch)]
         x, y = self.stream.next_batch()
         params = self.ghn.generate(self.space, archs)
-        losses = []
-        for arch, arch_params in zip(archs, params):
-            network = instantiate_for_generated_weights(self.space, arch, x.device)
-            logits = run_with_generated_weights(network, arch_params, x, self.amp_dtype)
-            # An early-exit network returns one output per exit: the loss is their mean.
-            outputs = logits if isinstance(logits, (list, tuple)) else [logits]
-            losses.append(torch.stack([F.cross_entropy(o.float(), y) for o in outputs]).mean())
-        loss = torch.stack(losses).mean()
+        loss = mean_loss(self.space, archs, params, x, y, self.amp_dtype, self.fused)
         # The mean over ranks: every rank sees the same value, so all stop together if it is bad.
         value = float(all_reduce_mean(loss.detach()))
         if not math.isfinite(value):
@@ -301,6 +298,28 @@ class GHNTrainer:
             )
         self.optimizer.step()
         return value
+
+
+def mean_loss(space, archs, params, x, y, amp_dtype: str = "none", fused: bool = True):
+    """Mean cross-entropy of the networks of ``archs`` with ``params`` on one batch ``(x, y)``.
+
+    With ``fused``, the space's fused network runs them all in one pass where it has one;
+    otherwise each network runs on its own (an early-exit network's loss is the mean over its
+    exits).
+    """
+    network = space.build_fused_network(archs) if fused else None
+    if network is not None:
+        logits = run_fused_with_generated_weights(network.to(x.device), params, x, amp_dtype)
+        # Every network sees the same batch, so this is the mean of the per-network means.
+        return F.cross_entropy(logits.float().flatten(0, 1), y.repeat(len(archs)))
+    losses = []
+    for arch, arch_params in zip(archs, params):
+        network = instantiate_for_generated_weights(space, arch, x.device)
+        logits = run_with_generated_weights(network, arch_params, x, amp_dtype)
+        # An early-exit network returns one output per exit: the loss is their mean.
+        outputs = logits if isinstance(logits, (list, tuple)) else [logits]
+        losses.append(torch.stack([F.cross_entropy(o.float(), y) for o in outputs]).mean())
+    return torch.stack(losses).mean()
 
 
 @TRAINER_REGISTRY.register()
