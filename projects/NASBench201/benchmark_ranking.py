@@ -9,8 +9,12 @@ Protocol (in this order, so nothing that ranks can see the ground truth):
 1. train the GHN on the arrays file's ``x_train`` only (the "ghn" phase; resumable);
 2. draw a seeded sample of K benchmark indices and take their architecture strings (the table's
    ``arch_index``/``arch_str`` columns: the benchmark's own numbering, no accuracy);
-3. score them with GHN weights on ``x_test`` at a fixed batch size, writing ``results.jsonl`` in
-   the core's format, and time it against a plain forward of the same networks on the same images;
+3. score them with GHN weights on ``x_test`` at a fixed batch size, appending each chunk to
+   ``results.jsonl`` (the core's format) as it is scored, until all are scored or
+   ``--time-limit`` minutes have passed (``--resume`` continues a cut-off run); then time a plain
+   per-architecture forward of the same networks (their own weights, built outside the timer) on
+   the same images, as written (NCHW) and in channels-last, to compare with the whole scoring
+   (weight generation included);
 4. only then read the accuracies and report Kendall τ-b, Spearman ρ and Pearson r over all and
    over the better half (⌈n/2⌉ by ground truth, index tie-break), and precision@top-5%, for the
    GHN and for the baselines measured in the same run: parameter count of the built networks
@@ -44,6 +48,7 @@ from ghnas.ghn import build_ghn  # noqa: E402
 from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights  # noqa: E402
 from ghnas.layers.batch_statistics import batch_statistics  # noqa: E402
 from ghnas.search import ArchitectureScorer, ResultStore, count_parameters  # noqa: E402
+from ghnas.search.random_search import state_fingerprint  # noqa: E402
 from ghnas.search_spaces import build_search_space  # noqa: E402
 from ghnas.selection import build_criterion  # noqa: E402
 from ghnas.trainers import build_trainer  # noqa: E402
@@ -61,16 +66,32 @@ def read_columns(path: str, columns):
         return {int(r["arch_index"]): [r[c] for c in columns] for r in csv.DictReader(f)}
 
 
-def plain_forward_rate(space, archs, batches) -> float:
-    """Archs/s of an ordinary forward of each network (own weights) on the same images."""
+def plain_forward_rate(space, archs, batches, channels_last: bool) -> float:
+    """Archs/s of an ordinary forward of each network (its own weights, BN on batch statistics)
+    on ``batches``. Building a network is not timed; one network exists at a time."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    images = [x.contiguous(memory_format=memory_format) for x, _ in batches]
+
+    def build(arch):
+        return space.build_network(arch).to(images[0].device, memory_format=memory_format)
+
+    forward_seconds(build(archs[0]), images)  # warm-up, not counted
+    return len(archs) / sum(forward_seconds(build(arch), images) for arch in archs)
+
+
+def forward_seconds(network, images) -> float:
+    """Seconds of ``network`` over ``images``, BN on batch statistics."""
     start = time.perf_counter()
-    with torch.no_grad():
-        for arch in archs:
-            network = space.build_network(arch).to(batches[0][0].device)
-            with batch_statistics(network):
-                for x, _ in batches:
-                    network(x)
-    return len(archs) / (time.perf_counter() - start)
+    with torch.no_grad(), batch_statistics(network):
+        for x in images:
+            network(x)
+    _synchronize(images[0].device)
+    return time.perf_counter() - start
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def estimator_row(name, predicted, truth, keys, cost):
@@ -87,6 +108,7 @@ def estimator_row(name, predicted, truth, keys, cost):
 
 
 def main(args) -> dict:
+    started = time.perf_counter()
     cfg = get_cfg()
     add_nasbench201_config(cfg)
     cfg.merge_from_file(args.config_file)
@@ -114,24 +136,43 @@ def main(args) -> dict:
     )  # fmt: skip
     scorer = ArchitectureScorer(
         ghn=ghn, space=space, criterion=build_criterion(cfg), batches=batches,
-        arch_batch=cfg.SEARCH.ARCH_BATCH,
+        arch_batch=cfg.SEARCH.ARCH_BATCH, fused=cfg.MODEL.FUSED_NETWORKS,
     )  # fmt: skip
-    start = time.perf_counter()
-    scores = scorer.score(archs)
-    ranking_rate = len(archs) / (time.perf_counter() - start)
-    plain_rate = plain_forward_rate(space, archs[: min(len(archs), 50)], batches)
-    params = [count_parameters(space, a) for a in archs]
-
     out = os.path.join(cfg.OUTPUT_DIR, "benchmark")
-    header = {"space": space.name, "eval_images": len(splits.test), "seed": cfg.SEED,
-              "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE, "split": "x_test"}  # fmt: skip
-    store = ResultStore(os.path.join(out, "results.jsonl"), header)
     os.makedirs(out, exist_ok=True)
-    store.open(resume=False)
-    for index, arch, score, count in zip(indices, archs, scores, params):
-        row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, "score": score, "params": count}
-        row.update(flops=space.analytic_flops(arch), arch_index=index)
-        store.append(row)
+    header = {"space": space.name, "space_settings": space.describe(), "seed": cfg.SEED,
+              "eval_images": len(splits.test), "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE,
+              "split": "x_test", "arch_batch": cfg.SEARCH.ARCH_BATCH,
+              "ghn_fingerprint": state_fingerprint(ghn)}  # fmt: skip
+    store = ResultStore(os.path.join(out, "results.jsonl"), header)
+    rows = {r["arch_index"]: r for r in store.open(resume=args.resume)}
+    todo = [(i, a) for i, a in zip(indices, archs) if i not in rows]
+    deadline = started + 60 * args.time_limit if args.time_limit > 0 else math.inf
+    scored, seconds = 0, 0.0
+    for chunk in scorer.chunks(todo):
+        if time.perf_counter() > deadline:
+            break
+        start = time.perf_counter()
+        scores = scorer.score_chunk([a for _, a in chunk])
+        _synchronize(batches[0][0].device)
+        seconds += time.perf_counter() - start
+        scored += len(chunk)
+        for (index, arch), score in zip(chunk, scores):
+            row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, "score": score,
+                   "params": count_parameters(space, arch), "flops": space.analytic_flops(arch),
+                   "arch_index": index}  # fmt: skip
+            store.append(row)
+            rows[index] = row
+    if not scored and not rows:
+        raise GhnasError("--time-limit ran out before any architecture was scored")
+    ranking_rate = scored / seconds if seconds else math.nan
+    measured = [a for i, a in zip(indices, archs) if i in rows][: args.baseline_archs]
+    plain_rate = plain_forward_rate(space, measured, batches, channels_last=False)
+    plain_cl_rate = plain_forward_rate(space, measured, batches, channels_last=True)
+    indices = [i for i in indices if i in rows]  # those scored, if the time limit cut the run
+    archs = [NB201Architecture.from_dict(rows[i]["arch"]) for i in indices]
+    scores = [rows[i]["score"] for i in indices]
+    params = [rows[i]["params"] for i in indices]
 
     # Only now: the ground truth.
     table = read_columns(args.table, [TRUTH, SHORT_TRAINING, "nats_unique_str"])
@@ -144,7 +185,7 @@ def main(args) -> dict:
             for _ in range(cfg.SOLVER.MAX_ITER * cfg.GHN.META_BATCH)}  # fmt: skip
     met = sum(table[i][2] in seen for i in indices)
 
-    rows = [
+    estimators = [
         estimator_row(
             "GHN (generated weights)", scores, truth, indices, f"{1 / ranking_rate:.3f} s/arch"
         ),
@@ -155,17 +196,23 @@ def main(args) -> dict:
         "num_archs": len(indices),
         "ghn_training_seconds": checkpoint.get("train_seconds"),
         "ranking_archs_per_s": ranking_rate,
+        "ranked_this_run": scored,
         "plain_forward_archs_per_s": plain_rate,
+        "plain_forward_channels_last_archs_per_s": plain_cl_rate,
+        "plain_forward_archs_measured": len(measured),
         "isomorphs_met_in_training": met,
-        "estimators": rows,
+        "estimators": estimators,
     }
     with open(os.path.join(out, "ranking.json"), "w") as f:
         json.dump(report, f, indent=2)
     shown = [{k: (f"{v:.3f}" if isinstance(v, float) and not math.isnan(v) else v)
-              for k, v in r.items()} for r in rows]  # fmt: skip
+              for k, v in r.items()} for r in estimators]  # fmt: skip
     print(f"{len(indices)} architectures; GHN trained {report['ghn_training_seconds']:.0f} s; "
-          f"ranking {ranking_rate:.1f} archs/s vs plain forward {plain_rate:.1f} archs/s; "
           f"{met} scored architectures had an isomorph in GHN training")  # fmt: skip
+    print(f"ranking (weight generation + evaluation): {ranking_rate:.1f} archs/s over {scored}; "
+          f"plain forward over {len(measured)}: {plain_rate:.1f} archs/s "
+          f"({ranking_rate / plain_rate:.2f}x), channels-last {plain_cl_rate:.1f} archs/s "
+          f"({ranking_rate / plain_cl_rate:.2f}x)")  # fmt: skip
     print(tabulate(shown, headers="keys", tablefmt="github"))
     return report
 
@@ -179,7 +226,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", required=True, metavar="FILE")
     p.add_argument("--num-archs", type=int, default=200, help="K sampled indices (0: all)")
     p.add_argument("--table", default=default_table, help="the ground-truth CSV")
-    p.add_argument("--resume", action="store_true", help="reuse a trained GHN in OUTPUT_DIR")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a run in OUTPUT_DIR: its GHN training, then its scoring",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=0,
+        metavar="MIN",
+        help="minutes of wall time (GHN training included) after which scoring stops "
+        "and what was scored is reported; 0: no limit",
+    )
+    p.add_argument("--baseline-archs", type=int, default=100, metavar="N",
+                   help="architectures the plain per-architecture forward is timed on")  # fmt: skip
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[])
     return p
 

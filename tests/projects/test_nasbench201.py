@@ -14,7 +14,11 @@ from torch.func import functional_call
 from ghnas.config import get_cfg
 from ghnas.data.metadata import DatasetMetadata
 from ghnas.ghn import build_ghn
-from ghnas.layers.batch_statistics import batch_statistics
+from ghnas.layers.batch_statistics import (
+    batch_statistics,
+    instantiate_for_generated_weights,
+    run_with_generated_weights,
+)
 from ghnas.search_spaces import SEARCH_SPACE_REGISTRY, SearchSpace, build_search_space
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.flops import count_flops
@@ -223,6 +227,80 @@ def test_left_out_weights_cannot_change_the_output():
         assert torch.equal(before, after)
     cell = space.build_network(CUT_OFF).cells[0]
     assert torch.count_nonzero(cell(torch.randn(2, 4, 8, 8))) == 0
+
+
+def _tiny_ghn(space, channels=4, seed=0):
+    cfg = project_cfg(NASBENCH201__CHANNELS=channels)
+    cfg.GHN.NUM_PASSES = 1
+    cfg.GHN.HIDDEN_SIZE = cfg.GHN.MESSAGE_HIDDEN_SIZE = cfg.GHN.HYPERNET_HIDDEN_SIZE = 8
+    torch.manual_seed(seed)
+    return build_ghn(cfg, space)
+
+
+@pytest.mark.parametrize("cells,group", [(1, 0), (2, 0), (1, 1), (2, 5)])
+def test_fused_network_equals_each_network_on_its_own(cells, group):
+    """Logits and GHN gradients of the fused pass equal the per-network forward (reference):
+    random cells plus all-none, cut-off, dead-op and dense ones, in groups of ``group``
+    networks (0: one pass for all, edges bucketed by op)."""
+    space = space_for(META, channels=4, cells=cells)
+    space.fused_group = group
+    ghn = _tiny_ghn(space)
+    rng = np.random.default_rng(cells)
+    archs = SPECIAL + [space.sample(rng) for _ in range(10)]
+    x = torch.randn(6, *space.input_shape)
+    fused_params = ghn.generate(space, archs)
+    fused = space.build_fused_network(archs)(fused_params, x)
+    fused.square().mean().backward()
+    fused_grads = [p.grad.clone() for p in ghn.parameters() if p.grad is not None]
+    ghn.zero_grad()
+    reference = []
+    for arch, params in zip(archs, ghn.generate(space, archs)):
+        network = instantiate_for_generated_weights(space, arch, "cpu")
+        reference.append(run_with_generated_weights(network, params, x))
+    reference = torch.stack(reference)
+    reference.square().mean().backward()
+    assert fused.shape == (len(archs), 6, META.num_classes)
+    torch.testing.assert_close(fused, reference, rtol=1e-4, atol=1e-5)  # float rounding
+    assert torch.count_nonzero(fused[0] - fused[0][0]) == 0  # all-none: every image alike
+    grads = [p.grad for p in ghn.parameters() if p.grad is not None]
+    assert len(grads) == len(fused_grads)
+    for got, want in zip(fused_grads, grads):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
+
+
+def test_scorer_and_trainer_use_the_fused_network_with_equal_results(monkeypatch):
+    """MODEL.FUSED_NETWORKS on and off give the same scores and the same training loss; on,
+    no network is built one at a time."""
+    from ghnas.search import ArchitectureScorer
+    from ghnas.selection.accuracy import AccuracyCriterion
+
+    space = space_for(META, channels=4, cells=1)
+    ghn = _tiny_ghn(space)
+    rng = np.random.default_rng(5)
+    archs = SPECIAL + [space.sample(rng) for _ in range(6)]
+    x, y = torch.randn(10, *space.input_shape), torch.arange(10) % META.num_classes
+    batches = [(x, y), (x[:5], y[:5])]
+    scores = {}
+    for fused in (True, False):
+        scorer = ArchitectureScorer(ghn=ghn, space=space, criterion=AccuracyCriterion(),
+                                    batches=batches, arch_batch=4, fused=fused)  # fmt: skip
+        scores[fused] = scorer.score(archs)
+    assert scores[True] == scores[False]
+    assert len(set(scores[True])) > 1  # the comparison can fail
+
+    import ghnas.trainers.ghn_trainer as trainer_module
+
+    losses = [
+        trainer_module.mean_loss(space, archs, ghn.generate(space, archs), x, y, fused=fused)
+        for fused in (True, False)
+    ]
+    torch.testing.assert_close(losses[0], losses[1])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("built a network one at a time")
+
+    monkeypatch.setattr(trainer_module, "instantiate_for_generated_weights", refuse)
+    trainer_module.mean_loss(space, archs, ghn.generate(space, archs), x, y, fused=True)
 
 
 def test_end_to_end_train_net_of_the_project(tmp_path, monkeypatch):

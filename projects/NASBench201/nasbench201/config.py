@@ -10,3 +10,9 @@ def add_nasbench201_config(cfg) -> None:
     cfg.NASBENCH201.CHANNELS = 16
     # N: cells per stage (3N cells in all). The benchmark's is 5.
     cfg.NASBENCH201.CELLS_PER_STAGE = 5
+    # Networks per grouped-convolution pass when many run together (scoring, GHN training with
+    # GHN.META_BATCH > 1; see nasbench201/fused_network.py); 0 = all of a chunk in one pass.
+    # On a CPU 1 is fastest: oneDNN's grouped convolutions of a few channels per group are
+    # slow and one network's activations stay in cache. On a GPU, where these small networks
+    # are bound by kernel launches, larger groups pay.
+    cfg.NASBENCH201.FUSED_GROUP = 1

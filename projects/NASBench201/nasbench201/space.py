@@ -17,7 +17,7 @@ Weight families are sized for the widest stage (4C); narrower layers take the le
 """
 
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from ghnas.utils.errors import GhnasError
 
 from .architecture import EDGES, NB201_OPS, NUM_CELL_NODES, NB201Architecture
 from .config import add_nasbench201_config
+from .fused_network import FusedNASBench201
 from .network import NASBench201Network
 
 REDUCTION_TYPES: Tuple[str, ...] = (
@@ -49,7 +50,9 @@ class NASBench201SearchSpace(SearchSpace):
 
     name = "nasbench201"
 
-    def __init__(self, *, channels: int, cells_per_stage: int, meta: DatasetMetadata) -> None:
+    def __init__(
+        self, *, channels: int, cells_per_stage: int, meta: DatasetMetadata, fused_group: int = 1
+    ) -> None:
         if channels < 1:
             raise GhnasError(f"NASBENCH201.CHANNELS must be >= 1, got {channels}")
         if cells_per_stage < 1:
@@ -59,8 +62,11 @@ class NASBench201SearchSpace(SearchSpace):
                 f"nasbench201: the image size must be a multiple of 4 (two stride-2 "
                 f"reductions), got {meta.image_size}"
             )
+        if fused_group < 0:
+            raise GhnasError(f"NASBENCH201.FUSED_GROUP must be >= 0, got {fused_group}")
         self.channels = channels
         self.cells_per_stage = cells_per_stage
+        self.fused_group = fused_group
         self.meta = meta
 
     @property
@@ -115,6 +121,11 @@ class NASBench201SearchSpace(SearchSpace):
             num_classes=self.meta.num_classes,
             in_channels=self.meta.channels,
         )
+
+    def build_fused_network(self, archs: Sequence[NB201Architecture]) -> FusedNASBench201:
+        """All of ``archs`` in passes of ``NASBENCH201.FUSED_GROUP`` networks (see
+        :class:`FusedNASBench201`)."""
+        return FusedNASBench201(archs, layout=self.module_layout(), group_size=self.fused_group)
 
     def to_graph(self, arch: NB201Architecture) -> ComputationGraph:
         types: List[str] = []
@@ -247,4 +258,5 @@ def nasbench201(cfg, meta: DatasetMetadata, training: bool) -> NASBench201Search
         channels=cfg.NASBENCH201.CHANNELS,
         cells_per_stage=cfg.NASBENCH201.CELLS_PER_STAGE,
         meta=meta,
+        fused_group=cfg.NASBENCH201.FUSED_GROUP,
     )
