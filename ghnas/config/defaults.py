@@ -225,7 +225,8 @@ _C.SEARCH = _FvcoreCfgNode()
 _C.SEARCH.NUM_ARCHS = 1000
 # k: how many of the best are listed in the final table (and kept for later phases).
 _C.SEARCH.TOP_K = 10
-# Registered selection criterion: "accuracy" (validation accuracy, a fraction in [0, 1]).
+# Registered selection criterion: "accuracy" (validation accuracy, a fraction in [0, 1]) or
+# "expected_accuracy" (mean softmax probability of the true class: smoother, in [0, 1]).
 _C.SEARCH.CRITERION = "accuracy"
 # Fixed, seeded subset of the validation set every architecture is scored on, and the batch
 # size it is cut into. Batch statistics are used in BatchNorm, so both change scores; both are

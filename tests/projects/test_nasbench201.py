@@ -354,8 +354,27 @@ def test_ranking_benchmark_runs_end_to_end(tmp_path):
     report = benchmark_ranking.main(args)
     assert report["num_archs"] == 12
     names = [r["estimator"] for r in report["estimators"]]
-    assert names == ["GHN (generated weights)", "parameter count", "12-epoch training (table)"]
+    assert names == ["GHN (expected_accuracy)", "GHN (accuracy)", "parameter count",
+                     "12-epoch training (table)"]  # fmt: skip
     for row in report["estimators"]:
         assert all(-1 <= row[k] <= 1 for k in row if "(all)" in k)
     lines = (tmp_path / "benchmark" / "results.jsonl").read_text().splitlines()
     assert len(lines) == 13
+    rows = [json.loads(line) for line in lines[1:]]
+    assert all(0 <= r["score"] <= 1 and 0 <= r["accuracy"] <= 1 for r in rows)
+
+    # Resumed: nothing is scored again and the report reads the same rows.
+    again = benchmark_ranking.main(
+        benchmark_ranking.parser().parse_args(["--resume", *args_list(args)])
+    )
+    assert again["ranked_this_run"] == 0
+    for first, second in zip(report["estimators"], again["estimators"]):
+        first.pop("cost"), second.pop("cost")  # no architecture was timed the second time
+        assert first == second
+    assert (tmp_path / "benchmark" / "results.jsonl").read_text().splitlines() == lines
+
+
+def args_list(args):
+    """The command line of a parsed benchmark ``args`` (without --resume)."""
+    return ["--config-file", args.config_file, "--num-archs", str(args.num_archs),
+            "--table", args.table, *args.opts]  # fmt: skip
