@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ghnas.config import get_cfg
-from ghnas.selection import ExpectedAccuracyCriterion, build_criterion
+from ghnas.selection import AccuracyCriterion, build_criterion
 
 
 class Scaled(nn.Module):
@@ -36,7 +36,7 @@ def test_expected_accuracy_equals_numpy_per_network_and_fused():
     cfg = get_cfg()
     cfg.SEARCH.CRITERION = "expected_accuracy"
     criterion = build_criterion(cfg)
-    assert isinstance(criterion, ExpectedAccuracyCriterion)
+    assert isinstance(criterion, AccuracyCriterion) and criterion.expected
     g = torch.Generator().manual_seed(0)
     batches = [(torch.randn(7, 3, generator=g), torch.randint(4, (7,), generator=g))
                for _ in range(3)]  # fmt: skip
@@ -49,3 +49,5 @@ def test_expected_accuracy_equals_numpy_per_network_and_fused():
         assert abs(together["score"] - alone["score"]) < 1e-6
         assert together["accuracy"] == alone["accuracy"]
     assert len({round(r["score"], 6) for r in fused}) == 3
+    plain = AccuracyCriterion().evaluate_fused(FusedScaled(), params, batches)
+    assert [r["score"] for r in plain] == [r["accuracy"] for r in fused]
