@@ -29,7 +29,7 @@ from torch import nn
 from .architecture import EDGES, NB201Architecture
 
 BN_EPS = 1e-5  # nn.BatchNorm2d's default, which the built networks use
-CONVOLUTIONS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+CONVOLUTIONS = frozenset({"nor_conv_1x1", "nor_conv_3x3"})
 
 
 class FusedNASBench201(nn.Module):
@@ -118,9 +118,12 @@ class NetworkGroup(nn.Module):
                     source = rectified[src] if op in CONVOLUTIONS else nodes[src]
                     chosen = [params[a] for a in members]
                     out = self._edge(chosen, m, e, op, self._select(source, members, c))
+                    if total is None and op == "skip_connect":
+                        out = out.clone()  # the node itself: the sum must not write into it
                     total = self._accumulate(total, out, members, c)
-            nodes.append(torch.zeros_like(h) if total is None else total)
-        return nodes[-1]
+            # A node no live edge reaches is read by no live edge; only the output needs zeros.
+            nodes.append(total)
+        return torch.zeros_like(h) if nodes[-1] is None else nodes[-1]
 
     def _edge(self, chosen, m: int, e: int, op: str, x: torch.Tensor) -> torch.Tensor:
         """Op ``op`` of edge ``e`` of cell ``m`` on ``x``, the channels of the ``chosen``
@@ -140,9 +143,10 @@ class NetworkGroup(nn.Module):
         return blocks.flatten(1, 2).contiguous(memory_format=torch.channels_last)
 
     def _accumulate(self, total, out: torch.Tensor, members: List[int], c: int) -> torch.Tensor:
-        """``total + out`` with ``out`` added to the channel blocks of ``members``."""
+        """``total + out`` with ``out`` added to the channel blocks of ``members``; ``out`` may
+        become the total (it is a fresh tensor)."""
         if len(members) == len(self.archs):
-            return out.clone() if total is None else total.add_(out)
+            return out if total is None else total.add_(out)
         if total is None:
             batch, _, height, width = out.shape
             total = out.new_zeros(batch, len(self.archs) * c, height, width)
