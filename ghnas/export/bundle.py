@@ -14,8 +14,8 @@
 
 Weights come from the final training of that architecture when it exists; otherwise the user
 chooses ``ghn`` (generated, then BN statistics recomputed as population statistics over training
-images, since generated weights were predicted for batch statistics; fvcore's ``update_bn_stats``
-estimate, extended to BN layers that run once per node input) or ``random``.
+images with fvcore's ``update_bn_stats``, since generated weights were predicted for batch
+statistics) or ``random``.
 An export over ``EXPORT.FLOP_BUDGET`` is refused.
 """
 
@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import time
-import warnings
 from typing import Any, Dict, Optional
 
 import torch
@@ -34,17 +33,13 @@ from ghnas.data import evaluation_batches
 from ghnas.data.fingerprint import file_sha256
 from ghnas.ghn import build_ghn
 from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights
-from ghnas.layers.precise_bn import update_bn_stats
 from ghnas.search.scoring import generate_weights
 from ghnas.search_spaces import build_search_space
 from ghnas.search_spaces.width_fitting import fit_width_to_budget
 from ghnas.trainers.searched import space_at_width
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
-
-with warnings.catch_warnings():  # fvcore scripts a helper with the deprecated torch.jit.script
-    warnings.simplefilter("ignore", FutureWarning)
-    from fvcore.nn import FlopCountAnalysis, flop_count_table
+from ghnas.utils.fvcore_nn import FlopCountAnalysis, flop_count_table, update_bn_stats
 
 logger = logging.getLogger("ghnas")
 

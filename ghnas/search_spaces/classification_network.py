@@ -5,7 +5,8 @@ bottlenecks (ReLU, 1×1 conv, BN) over the outputs of blocks i-1 and i-2, stridi
 resolutions; the stem (3×3 conv to 3F at ``stem_stride``, BN) stands in for blocks 0 and -1.
 Where the resolution halves and the width doubles is a :class:`ClassificationLayout` (CIFAR: at
 blocks B/3 and 2B/3). A node applies its op, with shared weights, to each input and sums (Eq. 7);
-the block outputs the concatenation of its leaves.
+the block outputs the concatenation of its leaves. Each input has BN layers of its own
+(see ``ghnas/layers/classification_ops.py``), so every BN runs once per forward.
 
 Final training adds two regularisers (appendix 7.3), both inactive in evaluation mode so FLOP
 counting, scoring and export never see them: drop-path on every non-identity op output
@@ -61,7 +62,9 @@ class Block(nn.Module):
         self.input_prevprev = Bottleneck(
             in_channels=prevprev_channels, out_channels=channels, stride=prevprev_stride
         )
-        self.nodes = nn.ModuleList(build_op(op, channels) for op in arch.ops)
+        self.nodes = nn.ModuleList(
+            build_op(op, channels, len(parents)) for op, parents in zip(arch.ops, arch.parents)
+        )
         # Parameter-free; the network sets its probability (0 = off, and off in eval mode).
         self.drop_path = DropPath(0.0)
         # Identity outputs are never dropped (DARTS): dropping them would drop the input itself.
@@ -70,8 +73,8 @@ class Block(nn.Module):
     def forward(self, prev: torch.Tensor, prevprev: torch.Tensor) -> torch.Tensor:
         states = [self.input_prev(prev), self.input_prevprev(prevprev)]
         for op, parents, droppable in zip(self.nodes, self.arch.parents, self.droppable):
-            # The op runs once per input (its BN sees each input's own batch statistics).
-            outputs = [op(states[p]) for p in parents]
+            # Shared weights, each input through its own BN (branch i).
+            outputs = [op(states[p], i) for i, p in enumerate(parents)]
             if droppable:
                 outputs = [self.drop_path(out) for out in outputs]
             out = outputs[0]

@@ -8,15 +8,12 @@ and concatenations are not. Every space's ``analytic_flops`` mirrors exactly thi
 holds the two equal.
 """
 
-import warnings
 from typing import Tuple
 
 import torch
 from torch import nn
 
-with warnings.catch_warnings():  # fvcore scripts a helper with the deprecated torch.jit.script
-    warnings.simplefilter("ignore", FutureWarning)
-    from fvcore.nn import FlopCountAnalysis
+from ghnas.utils.fvcore_nn import FlopCountAnalysis
 
 
 def count_flops(network: nn.Module, input_shape: Tuple[int, ...]) -> int:

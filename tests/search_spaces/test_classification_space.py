@@ -75,7 +75,7 @@ def test_golden_flops():
     - 2 bottlenecks, 1×1 conv 6→8 at 2×2: 2·(8·6·4)    =   384
     - 2 bottleneck BNs on 8×2×2:          2·(2·8·4)    =   128
     - conv_1x1 node, run once per input:  2·(8·8·4)    =   512
-    - its BN, once per input:             2·(2·8·4)    =   128
+    - its BN per input:                   2·(2·8·4)    =   128
     - global average pool of 8×2×2:       8·4          =    32
     - classifier 8→10 (bias not counted): 8·10         =    80
     - total                                            = 12400
@@ -93,13 +93,13 @@ def test_golden_parameter_count():
 
     - stem conv 6·3·3·3 = 162, stem BN 2·6 = 12
     - each bottleneck: conv 8·6 = 48, BN 2·8 = 16; two of them = 128
-    - conv_1x1 node: conv 8·8 = 64, BN 2·8 = 16 (shared by both inputs) = 80
+    - conv_1x1 node: conv 8·8 = 64 (shared by both inputs), a BN 2·8 = 16 per input = 96
     - classifier 8·10 + 10 = 90
-    Total 472; without BN affine (what the GHN generates) 162 + 96 + 64 + 90 = 412.
+    Total 488; without BN affine (what the GHN generates) 162 + 96 + 64 + 90 = 412.
     """
     net = golden_space().build_network(GOLDEN)
     params = dict(net.named_parameters())
-    assert sum(p.numel() for p in params.values()) == 162 + 12 + 2 * (48 + 16) + 80 + 90 == 472
+    assert sum(p.numel() for p in params.values()) == 162 + 12 + 2 * (48 + 16) + 96 + 90 == 488
     generated = net.generated_parameter_names()
     assert sum(params[k].numel() for k in generated) == 162 + 2 * 48 + 64 + 90 == 412
     shapes = golden_space().generated_parameter_shapes(GOLDEN)
