@@ -13,18 +13,23 @@ import sys
 
 from ghnas.data import build_dataset
 from ghnas.engine import config_from_args, default_argument_parser, default_setup, run_cli
-from ghnas.evaluation.ablation import run_ablation
+from ghnas.engine.distributed import init_from_torchrun_env
+from ghnas.evaluation.ablation import check_ablation, run_ablation
 from ghnas.evaluation.correlation import CorrelationBenchmark
 
 
 def main(args, extend=None):
     """Build the dataset once, then run the benchmark or the ablation sweep."""
     cfg = config_from_args(args, extend)
-    default_setup(cfg, args)
+    init_from_torchrun_env(cfg.MODEL.DEVICE)  # before the dataset lands on this rank's device
     splits = build_dataset(cfg)
     if cfg.ABLATION.KEY:
+        check_ablation(cfg, splits)
+        default_setup(cfg, args)
         return run_ablation(cfg, splits, resume=args.resume)
-    return CorrelationBenchmark.from_config(cfg, splits).run(resume=args.resume)
+    benchmark = CorrelationBenchmark.from_config(cfg, splits)  # checks the inputs, writes nothing
+    default_setup(cfg, args)
+    return benchmark.run(resume=args.resume)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 """Export a searched architecture as a deployable bundle (torch.export program, weights, FLOPs).
 
     python tools/export_model.py --config-file X.yaml --arch FILE [--rank N]
-        [--weights final|ghn|random] [KEY VALUE ...]
+        [--weights final|ghn|random] [--overwrite | --resume] [KEY VALUE ...]
 
 FILE is an ``arch.json`` or a search's ``results.jsonl`` (N: 1-based over descending score, ties
-broken by hash). The bundle goes to OUTPUT_DIR/export/<hash>/; a network over
-EXPORT.FLOP_BUDGET is refused. Weights: the final training of that architecture when it exists,
-otherwise choose ``ghn`` (generated, BN statistics recalibrated) or ``random``.
+broken by hash). The bundle goes to OUTPUT_DIR/export/<hash>/ (written aside, then renamed into
+place); a network over EXPORT.FLOP_BUDGET is refused, and so is an existing bundle of that hash
+unless ``--overwrite`` replaces it (``--resume`` keeps it). Weights: the final training of that
+architecture when it exists, otherwise choose ``ghn`` (generated, BN statistics recalibrated)
+or ``random``.
 """
 
 import sys
@@ -32,10 +34,11 @@ def argument_parser():
 def main(args):
     """Read the architecture, build the dataset (metadata, BN recalibration), write the bundle."""
     cfg = config_from_args(args)
-    default_setup(cfg, args)
     arch, source = read_architecture(args.arch, args.rank)
     splits = build_dataset(cfg)
-    return BundleExporter(cfg, splits).export(arch, weights=args.weights, source=source)
+    exporter = BundleExporter(cfg, splits, overwrite=args.overwrite, resume=args.resume)
+    default_setup(cfg, args, fresh_run=False)  # an export adds to the run in OUTPUT_DIR
+    return exporter.export(arch, weights=args.weights, source=source)
 
 
 if __name__ == "__main__":

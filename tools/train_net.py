@@ -1,11 +1,14 @@
 #!/usr/bin/env python
 """Run the phases a config lists: ghn (train the GHN), search (rank), final (train), export.
 
-    python tools/train_net.py --config-file FILE.yaml [--resume] [KEY VALUE ...]
+    python tools/train_net.py --config-file FILE.yaml [--resume | --overwrite] [KEY VALUE ...]
 
-Every phase reads and writes under OUTPUT_DIR, so a phase can be rerun alone (``PHASES
-"['search']"``) and an interrupted run continues with ``--resume``. ``export`` bundles the
-architecture the final phase trained (else the search's best) with EXPORT.WEIGHTS.
+Every phase reads and writes under OUTPUT_DIR, which one run holds at a time. An interrupted
+run continues with ``--resume``, which also runs further phases of a finished one (``PHASES
+"['search']" --resume``); a fresh run into a folder that holds one is refused unless
+``--overwrite`` (the old run is moved aside). ``export`` bundles the architecture the final
+phase trained (else the search's best) with EXPORT.WEIGHTS. Inputs are checked before the
+first file is written.
 """
 
 import os
@@ -13,8 +16,8 @@ import sys
 
 from ghnas.data import build_dataset
 from ghnas.engine import config_from_args, default_argument_parser, default_setup, run_cli
-from ghnas.engine.distributed import on_main_process
-from ghnas.export import BundleExporter, read_architecture
+from ghnas.engine.distributed import init_from_torchrun_env, on_main_process
+from ghnas.export import BundleExporter, check_export_config, read_architecture
 from ghnas.search import RandomSearch
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
@@ -26,13 +29,12 @@ from ghnas.utils.registry import lookup
 PHASES = ("ghn", "search", "final", "export")
 
 
-def setup(args, extend=None):
-    """Config from defaults, file and overrides; output directory, logging, seeds."""
+def load_config(args, extend=None):
+    """Config from defaults, file and overrides, with PHASES checked."""
     cfg = config_from_args(args, extend)
     unknown = [p for p in cfg.PHASES if p not in PHASES]
     if unknown or not cfg.PHASES:
         raise GhnasError(f"PHASES: {list(cfg.PHASES)} is not a non-empty list of {PHASES}")
-    default_setup(cfg, args)
     return cfg
 
 
@@ -55,11 +57,24 @@ def check_compatible(cfg, splits) -> None:
             )
 
 
+def check_phases(cfg, splits, resume: bool) -> None:
+    """What each listed phase can check before anything is written (a resumed run included)."""
+    if "ghn" in cfg.PHASES and resume:
+        build_trainer(cfg, splits, "GHN.TRAINER").check_resume()
+    if "search" in cfg.PHASES:
+        RandomSearch.check_config(cfg, splits, resume=resume, ghn_trains="ghn" in cfg.PHASES)
+    if "export" in cfg.PHASES or "final" in cfg.PHASES:
+        check_export_config(cfg)
+
+
 def main(args, extend=None):
     """Build the dataset once, check the parts fit together, then run each phase in order."""
-    cfg = setup(args, extend)
+    cfg = load_config(args, extend)
+    init_from_torchrun_env(cfg.MODEL.DEVICE)  # before the dataset lands on this rank's device
     splits = build_dataset(cfg)
     check_compatible(cfg, splits)
+    check_phases(cfg, splits, args.resume)
+    default_setup(cfg, args)
     if "ghn" in cfg.PHASES:
         build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)
     if "search" in cfg.PHASES:
@@ -75,9 +90,8 @@ def main(args, extend=None):
                 os.path.join(cfg.OUTPUT_DIR, "search", "results.jsonl"), rank=1
             )
         weights = cfg.EXPORT.WEIGHTS or None
-        on_main_process(
-            lambda: BundleExporter(cfg, splits).export(arch, weights=weights, source=source)
-        )
+        exporter = BundleExporter(cfg, splits, overwrite=args.overwrite, resume=args.resume)
+        on_main_process(lambda: exporter.export(arch, weights=weights, source=source))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """``get_cfg()`` and config merging that turns yacs/fvcore errors into one-line errors."""
 
 import os
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import yaml
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
@@ -14,13 +14,9 @@ class CfgNode(_FvcoreCfgNode):
 
     def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
         """Merge a YAML file (and its ``_BASE_`` chain) into this config."""
-        if not os.path.isfile(cfg_filename):
-            raise GhnasError(f"config file not found: {cfg_filename}")
+        check_config_chain(cfg_filename)
         try:
             super().merge_from_file(cfg_filename, allow_unsafe=allow_unsafe)
-        except yaml.YAMLError as e:
-            first = str(e).strip().splitlines()[0]
-            raise GhnasError(f"cannot parse config file {cfg_filename}: {first}") from None
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise GhnasError(f"{cfg_filename}: {_describe(e)}") from None
 
@@ -40,6 +36,37 @@ class CfgNode(_FvcoreCfgNode):
             super().merge_from_list(pairs)
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise GhnasError(f"command-line override: {_describe(e)}") from None
+
+
+def check_config_chain(path: str, chain: Tuple[str, ...] = ()) -> None:
+    """Raise :class:`GhnasError` (one line) unless ``path`` and every ``_BASE_`` it names are
+    readable YAML files holding a mapping, with no file its own ancestor."""
+    real = os.path.realpath(path)
+    if real in chain:
+        loop = " -> ".join(os.path.basename(c) for c in (*chain, real))
+        raise GhnasError(f"config file {path}: its _BASE_ chain loops back to itself ({loop})")
+    if not os.path.isfile(path):
+        named = f" (the _BASE_ of {chain[-1]})" if chain else ""
+        raise GhnasError(f"config file not found: {path}{named}")
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        first = str(e).strip().splitlines()[0]
+        raise GhnasError(f"cannot parse config file {path}: {first}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise GhnasError(f"cannot read config file {path}: {e}") from None
+    if not isinstance(data, dict):
+        found = "nothing" if data is None else f"a {type(data).__name__}"
+        raise GhnasError(f"config file {path} holds {found}; it must map keys to values")
+    bases = data.get("_BASE_", [])
+    for base in bases if isinstance(bases, list) else [bases]:  # fvcore takes one or a list
+        if not isinstance(base, str):
+            raise GhnasError(f"config file {path}: _BASE_ must name files, got {base!r}")
+        base = os.path.expanduser(base)
+        if not base.startswith("/"):  # relative to the file that names it, as in fvcore
+            base = os.path.join(os.path.dirname(path), base)
+        check_config_chain(base, (*chain, real))
 
 
 # yacs refuses an int for a float key, and PyYAML reads "600e6" as a string, so a budget written

@@ -70,6 +70,9 @@ _C.DATASETS.VAL_SIZE = 5000
 # split, for datasets without one of their own ("digits", "image_folder"); 0 = none. Only the
 # correlation benchmark's ground truth and the final trainers' reports read the test split.
 _C.DATASETS.TEST_SIZE = 0
+# Seed of the validation/test carving; -1 = SEED. Fix it to vary SEED (GHN, candidates) over one
+# split. A GHN checkpoint records its split, and scoring with it on another split is refused.
+_C.DATASETS.SPLIT_SEED = -1
 # Keep in-memory datasets (npz, digits, cifar10) on MODEL.DEVICE and augment there.
 _C.DATASETS.ON_DEVICE = True
 

@@ -24,6 +24,7 @@ from ghnas.data.tensor_dataset import (
     checked_input_size,
     image_metadata,
     resize_images,
+    split_seed,
 )
 from ghnas.utils.errors import GhnasError
 
@@ -57,6 +58,12 @@ def in_memory_splits(
         when ``DATASETS.TEST_SIZE`` > 0), metadata from train pixels.
     """
     size = checked_input_size(cfg.INPUT.SIZE)
+    classes = int(torch.unique(labels).numel())
+    if classes < 2:
+        raise GhnasError(
+            f"dataset '{cfg.DATASETS.NAME}': its training images hold {classes} class; ranking "
+            "architectures needs at least 2 (every network would score 100%)"
+        )
     has_test = test_images is not None and test_labels is not None
     if has_test and cfg.DATASETS.TEST_SIZE:
         raise GhnasError(
@@ -65,7 +72,7 @@ def in_memory_splits(
         )
     # Carve before resizing: a bad VAL_SIZE fails before any expensive work.
     train_idx, val_idx, test_idx = carve_splits(
-        images.shape[0], val_size=cfg.DATASETS.VAL_SIZE, seed=cfg.SEED,
+        images.shape[0], val_size=cfg.DATASETS.VAL_SIZE, seed=split_seed(cfg),
         test_size=cfg.DATASETS.TEST_SIZE,
     )  # fmt: skip
     full = TensorImageDataset(images=resize_images(images, size), labels=labels)

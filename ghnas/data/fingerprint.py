@@ -11,6 +11,7 @@ from typing import Any, Dict
 
 from fvcore.common.config import CfgNode
 
+from ghnas.data.tensor_dataset import split_seed
 from ghnas.utils.file_io import PathManager
 
 __all__ = ["dataset_fingerprint"]
@@ -26,7 +27,7 @@ def dataset_fingerprint(cfg: CfgNode) -> Dict[str, Any]:
         "val_size": cfg.DATASETS.VAL_SIZE,
         "test_size": cfg.DATASETS.TEST_SIZE,
         "input": {k: cfg.INPUT[k] for k in sorted(cfg.INPUT)},
-        "split_seed": cfg.SEED,
+        "split_seed": split_seed(cfg),
     }
     if name == "npz":
         fingerprint["sha256"] = file_sha256(cfg.DATASETS.PATH)

@@ -16,7 +16,12 @@ from torchvision.datasets import ImageFolder
 
 from ghnas.data.build import DATASET_REGISTRY
 from ghnas.data.metadata import DatasetSplits
-from ghnas.data.tensor_dataset import carve_splits, checked_input_size, image_metadata
+from ghnas.data.tensor_dataset import (
+    carve_splits,
+    checked_input_size,
+    image_metadata,
+    split_seed,
+)
 from ghnas.utils.errors import GhnasError
 
 __all__ = ["ImageFolderDataset", "image_folder"]
@@ -89,13 +94,16 @@ def image_folder(cfg: CfgNode) -> DatasetSplits:
         reason = " ".join(str(e).split())
         raise GhnasError(f"DATASETS.ROOT={root}: {reason}") from None
     train_idx, val_idx, test_idx = carve_splits(
-        len(full), val_size=cfg.DATASETS.VAL_SIZE, seed=cfg.SEED, test_size=cfg.DATASETS.TEST_SIZE
+        len(full),
+        val_size=cfg.DATASETS.VAL_SIZE,
+        seed=split_seed(cfg),
+        test_size=cfg.DATASETS.TEST_SIZE,
     )
     train = Subset(full, train_idx.tolist())
     val = Subset(full, val_idx.tolist())
     test = Subset(full, test_idx.tolist()) if test_idx is not None else None
 
-    generator = torch.Generator().manual_seed(cfg.SEED)
+    generator = torch.Generator().manual_seed(split_seed(cfg))
     picked = torch.randperm(len(train), generator=generator)[:_STATS_IMAGES]
     sample = torch.stack([train[i][0] for i in picked.tolist()])
     meta = image_metadata(sample, num_classes=len(full.classes))

@@ -111,11 +111,19 @@ def resize_images(images: Tensor, size: int) -> Tensor:
     return out
 
 
+MIN_INPUT_SIZE = 4  # below this every network sees a pixel or two: scores would mean nothing
+
+
 def checked_input_size(size: int) -> int:
-    """``INPUT.SIZE`` after checking it is a positive number of pixels (raises GhnasError)."""
-    if size < 1:
-        raise GhnasError(f"INPUT.SIZE={size} must be a positive number of pixels")
+    """``INPUT.SIZE`` after checking it is a usable number of pixels (raises GhnasError)."""
+    if size < MIN_INPUT_SIZE:
+        raise GhnasError(f"INPUT.SIZE={size} must be at least {MIN_INPUT_SIZE} pixels")
     return size
+
+
+def split_seed(cfg) -> int:
+    """The seed the validation/test splits are carved with: DATASETS.SPLIT_SEED, or SEED."""
+    return cfg.DATASETS.SPLIT_SEED if cfg.DATASETS.SPLIT_SEED >= 0 else cfg.SEED
 
 
 def carve_splits(

@@ -19,8 +19,9 @@ from ghnas.engine.distributed import (
     shutdown,
     synchronize,
 )
+from ghnas.engine.output_dir import claim_output_dir, release_output_dir
 from ghnas.utils.errors import GhnasError
-from ghnas.utils.file_io import PathManager
+from ghnas.utils.file_io import write_atomically
 
 logger = logging.getLogger("ghnas")
 
@@ -39,6 +40,11 @@ def default_argument_parser(description: str = "ghnas") -> argparse.ArgumentPars
         "--resume", action="store_true", help="continue the run in OUTPUT_DIR where it stopped"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in an OUTPUT_DIR that holds a run (the old run is moved aside)",
+    )
+    parser.add_argument(
         "opts", nargs=argparse.REMAINDER, default=[], help="config overrides as KEY VALUE pairs"
     )
     return parser
@@ -51,9 +57,10 @@ def config_from_args(args, extend: Optional[Callable[[CfgNode], None]] = None) -
         extend(cfg)
     cfg.merge_from_file(args.config_file)
     opts = list(args.opts)
-    if "--resume" in opts:  # argparse leaves flags given after the overrides among them
-        opts.remove("--resume")
-        args.resume = True
+    for flag in ("--resume", "--overwrite"):  # argparse leaves flags after the overrides in opts
+        setattr(args, flag[2:], getattr(args, flag[2:], False) or flag in opts)
+        if flag in opts:
+            opts.remove(flag)
     cfg.merge_from_list(opts)
     check_values(cfg)
     cfg.freeze()
@@ -75,7 +82,7 @@ def check_values(cfg: CfgNode) -> None:
             "'bfloat16' or 'none' for the ghn phase (float16 is fine for a search-only run)"
         )
     positive = ["GHN.NUM_PASSES", "GHN.HIDDEN_SIZE", "GHN.MESSAGE_HIDDEN_SIZE",
-                "GHN.HYPERNET_HIDDEN_SIZE", "SOLVER.BASE_LR"]  # fmt: skip
+                "GHN.HYPERNET_HIDDEN_SIZE", "GHN.TRAIN_NUM_NODES", "SOLVER.BASE_LR"]  # fmt: skip
     for key in positive:
         section, name = key.split(".")
         if not cfg[section][name] > 0:
@@ -95,20 +102,32 @@ def check_values(cfg: CfgNode) -> None:
         raise GhnasError(f"FINAL.MIN_CHANNELS must be >= 1, got {cfg.FINAL.MIN_CHANNELS}")
 
 
-def default_setup(cfg: CfgNode, args) -> None:
-    """Join torchrun's process group (if any), create OUTPUT_DIR, log to the console and
+def default_setup(cfg: CfgNode, args, fresh_run: bool = True) -> None:
+    """Join torchrun's process group (if any), claim OUTPUT_DIR, log to the console and
     ``log.txt``, dump the config, seed.
 
-    Under torchrun only rank 0 writes ``log.txt`` and ``config.yaml`` and logs at INFO; the
-    other ranks log warnings and errors to the console only, prefixed with their rank, since
-    their INFO lines would repeat rank 0's.
+    Call it once the inputs are checked: claiming the folder is the first write. It is locked
+    for this process, and a fresh run (``fresh_run`` and no ``--resume``) into a folder that
+    holds a run is refused unless ``--overwrite`` (see :mod:`ghnas.engine.output_dir`).
+    Under torchrun only rank 0 claims the folder, writes ``log.txt`` and ``config.yaml`` and
+    logs at INFO; the other ranks log warnings and errors to the console only, prefixed with
+    their rank, since their INFO lines would repeat rank 0's.
     """
     init_from_torchrun_env(cfg.MODEL.DEVICE)
+    aside = None
     if is_main_process():
-        PathManager.mkdirs(cfg.OUTPUT_DIR)
+        aside = claim_output_dir(
+            cfg.OUTPUT_DIR,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            fresh_run=fresh_run,
+        )
         setup_logger(os.path.join(cfg.OUTPUT_DIR, "log.txt"))
     else:
         setup_logger(level=logging.WARNING, prefix=f"rank {get_rank()}: ")
+    synchronize()  # rank 0 holds the folder before any rank goes on
+    if aside:
+        logger.warning(f"--overwrite: the previous run in {cfg.OUTPUT_DIR} was moved to {aside}")
     logger.info(f"command: {' '.join(sys.argv)}")
     world = get_world_size()
     processes = f", {world} processes ({torch.distributed.get_backend()})" if world > 1 else ""
@@ -117,9 +136,7 @@ def default_setup(cfg: CfgNode, args) -> None:
         f"{processes}"
     )
     if is_main_process():
-        with PathManager.open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
-            f.write(cfg.dump())
-    synchronize()  # OUTPUT_DIR exists for every rank from here on
+        write_atomically(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
     random.seed(cfg.SEED)
     np.random.seed(cfg.SEED)
     torch.manual_seed(cfg.SEED)
@@ -149,6 +166,10 @@ def run_cli(main: Callable[[argparse.Namespace], object], args: argparse.Namespa
     """Run ``main(args)``; bad input becomes one line on stderr and exit status 2."""
     try:
         main(args)
+    except OSError as e:  # a folder or file the run needs cannot be written (full, read-only)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"ghnas: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
     except GhnasError as e:
         print(f"ghnas: error: {e}", file=sys.stderr)
         return 2
@@ -158,5 +179,6 @@ def run_cli(main: Callable[[argparse.Namespace], object], args: argparse.Namespa
         )
         return 130
     finally:
+        release_output_dir()
         shutdown()  # leave torchrun's process group, if one was joined
     return 0

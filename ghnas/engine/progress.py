@@ -1,10 +1,11 @@
 """Progress lines (rate, ETA) on the log and as JSON lines in ``metrics.jsonl``."""
 
+import json
 import logging
 import time
 from typing import Any, Optional
 
-from ghnas.utils.file_io import append_jsonl_line
+from ghnas.utils.file_io import append_jsonl_line, read_jsonl, write_atomically
 
 logger = logging.getLogger("ghnas")
 
@@ -13,7 +14,9 @@ class Progress:
     """Tracks a phase of ``total`` units (iterations, architectures) started at ``done``.
 
     ``log(done, archs, **values)`` prints ``phase [done/total] ... archs/s, ETA`` and appends the
-    same record to ``metrics_path`` (if given).
+    same record to ``metrics_path`` (if given). A phase resumed at ``done`` first drops its
+    records past ``done`` (logged after the checkpoint it resumes from, and about to be logged
+    again), so every step is in the file once.
     """
 
     def __init__(
@@ -24,6 +27,8 @@ class Progress:
         self.metrics_path = metrics_path
         self._start_time = time.perf_counter()
         self._start_done = done
+        if metrics_path:
+            _drop_records_after(metrics_path, phase, done)
 
     def elapsed(self) -> float:
         """Seconds since this progress started."""
@@ -42,6 +47,15 @@ class Progress:
             record = {"phase": self.phase, "step": done, **values}
             record["eta_s"] = round(eta, 1) if eta != float("inf") else None
             append_jsonl_line(self.metrics_path, record)
+
+
+def _drop_records_after(path: str, phase: str, done: int) -> None:
+    """Rewrite ``path`` (atomically) without the records of ``phase`` past step ``done``."""
+    records = read_jsonl(path)
+    kept = [r for r in records if not (r.get("phase") == phase and r.get("step", 0) > done)]
+    if len(kept) < len(records):
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
+        write_atomically(path, text)
 
 
 def _fmt(value: Any) -> str:

@@ -83,8 +83,8 @@ def run_name(keys: Sequence[str], values: Sequence[Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in zip(keys, values))
 
 
-def run_ablation(cfg, splits, resume: bool = False) -> List[Dict[str, Any]]:
-    """Run the benchmark once per value; write the summary table and plot."""
+def ablation_members(cfg):
+    """The swept keys, their value combinations and one checked config per combination."""
     keys, runs = sweep_settings(cfg)
     if cfg.CORRELATION.GHN_CHECKPOINT:
         raise GhnasError(
@@ -93,7 +93,18 @@ def run_ablation(cfg, splits, resume: bool = False) -> List[Dict[str, Any]]:
     cache_dir = cfg.CORRELATION.CACHE_DIR or os.path.join(
         cfg.OUTPUT_DIR, "correlation", "ground_truth"
     )
-    members = [member_config(cfg, keys, values, cache_dir) for values in runs]  # all checked first
+    return keys, runs, [member_config(cfg, keys, values, cache_dir) for values in runs]
+
+
+def check_ablation(cfg, splits) -> None:
+    """Every member's settings, before anything is written."""
+    for member in ablation_members(cfg)[2]:
+        CorrelationBenchmark.from_config(member, splits)
+
+
+def run_ablation(cfg, splits, resume: bool = False) -> List[Dict[str, Any]]:
+    """Run the benchmark once per value; write the summary table and plot."""
+    keys, runs, members = ablation_members(cfg)
     results = []
     for i, (values, member) in enumerate(zip(runs, members), 1):
         logger.info(f"ablation [{i}/{len(runs)}]: {run_name(keys, values)}")

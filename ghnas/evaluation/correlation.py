@@ -131,6 +131,8 @@ class CorrelationBenchmark:
             device=cfg.MODEL.DEVICE,
         )
         cache_dir = c.CACHE_DIR or os.path.join(cfg.OUTPUT_DIR, "correlation", "ground_truth")
+        cache = GroundTruthCache(cache_dir)
+        cache.check()
         ground_truth = GroundTruthTrainer(
             space=space,
             train_set=splits.train,
@@ -144,7 +146,7 @@ class CorrelationBenchmark:
             },
             device=cfg.MODEL.DEVICE,
             seed=cfg.SEED,
-            cache=GroundTruthCache(cache_dir),
+            cache=cache,
             identity={
                 "dataset": dataset_fingerprint(cfg),
                 "space": space.name,
@@ -167,6 +169,7 @@ class CorrelationBenchmark:
     def run(self, resume: bool = False) -> Dict[str, Any]:
         """Train what is missing, score, compare; returns the summary written to summary.json."""
         PathManager.mkdirs(self.output_dir)
+        PathManager.mkdirs(self.ground_truth.cache.directory)
         c = self.cfg.CORRELATION
         ghn, ghn_seconds, overlap = self.trained_ghn(resume)
         ghn_estimator = self.score_with("GHN", ghn, ghn_seconds)

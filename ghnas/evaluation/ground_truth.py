@@ -12,10 +12,11 @@ validation subset with batch-statistics BN, because after a few steps the runnin
 are still mostly their initial values. A snapshot's cost is the training time up to step k
 plus its evaluation.
 
-Every result is cached under a key of (architecture hash, recipe, dataset fingerprint, seed,
-space settings, validation subset): a finished architecture is never trained again, and an
-interrupted one continues from its last finished epoch (fvcore checkpoints, written atomically,
-with the batch stream's state, so the continued run equals an uninterrupted one).
+Every result is cached under a key of (architecture hash, the built network's layout, recipe,
+dataset fingerprint, seed, space settings, validation subset): a finished architecture is never
+trained again, and an interrupted one continues from its last finished epoch (fvcore
+checkpoints, written atomically, with the batch stream's state, so the continued run equals an
+uninterrupted one).
 """
 
 import hashlib
@@ -32,13 +33,23 @@ import torch.nn.functional as F
 from fvcore.common.param_scheduler import CosineParamScheduler
 
 from ghnas.data import TrainBatchStream
+from ghnas.engine.output_dir import check_writable_folder
 from ghnas.layers.batch_statistics import batch_statistics
 from ghnas.utils.checkpoint import AtomicCheckpointer
 from ghnas.utils.errors import GhnasError
-from ghnas.utils.file_io import PathManager
+from ghnas.utils.file_io import PathManager, write_atomically
 from ghnas.utils.rng_state import RNGState
 
 logger = logging.getLogger("ghnas")
+
+
+def network_layout(space, arch) -> str:
+    """Short SHA-256 of the names and shapes of the network's state (built on meta): a network
+    the code now builds differently (another BN layout, say) never reuses a cached result."""
+    with torch.device("meta"):
+        state = space.build_network(arch).state_dict()
+    text = json.dumps([(name, list(t.shape)) for name, t in state.items()])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,11 @@ class GroundTruthCache:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        PathManager.mkdirs(directory)
+
+    def check(self) -> None:
+        """Raise :class:`GhnasError` unless the folder can be created or written (writes
+        nothing that stays)."""
+        check_writable_folder(self.directory, "CORRELATION.CACHE_DIR")
 
     @staticmethod
     def key(identity: Dict[str, Any]) -> str:
@@ -116,9 +131,7 @@ class GroundTruthCache:
     def save(self, key: str, record: Dict[str, Any]) -> None:
         """Write the record atomically, then drop the run's checkpoints."""
         path = os.path.join(self.directory, f"{key}.json")
-        with PathManager.open(path + ".tmp", "w") as f:
-            json.dump(record, f, indent=1, sort_keys=True)
-        os.replace(path + ".tmp", path)
+        write_atomically(path, json.dumps(record, indent=1, sort_keys=True))
         run_dir = self.run_dir(key)
         if PathManager.exists(run_dir):
             for name in PathManager.ls(run_dir):
@@ -172,6 +185,7 @@ class GroundTruthTrainer:
         return self.cache.key(
             {
                 "arch": arch.canonical_hash,
+                "network": network_layout(self.space, arch),
                 "recipe": asdict(self.recipe),
                 "seed": self.seed,
                 **self.identity,

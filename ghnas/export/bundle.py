@@ -24,6 +24,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import time
 from typing import Any, Dict, Optional
 
@@ -47,11 +48,33 @@ WEIGHT_SOURCES = ("final", "ghn", "random")
 BUNDLE_FILES = ("arch.json", "config.yaml", "weights.pth", "model.pt2", "flops.md")
 
 
+def check_export_config(cfg) -> None:
+    """EXPORT.* values that would make an export meaningless, each a one-line error."""
+    e = cfg.EXPORT
+    if not e.FLOP_BUDGET >= 0:
+        raise GhnasError(
+            f"EXPORT.FLOP_BUDGET must be >= 0 FLOPs (0: no budget), got {e.FLOP_BUDGET}"
+        )
+    if e.MIN_CHANNELS < 1:
+        raise GhnasError(f"EXPORT.MIN_CHANNELS must be >= 1, got {e.MIN_CHANNELS}")
+    if e.BN_IMAGES < 1:
+        raise GhnasError(
+            f"EXPORT.BN_IMAGES must be >= 1 (training images the BN statistics of generated "
+            f"weights are computed on), got {e.BN_IMAGES}"
+        )
+    if e.WEIGHTS and e.WEIGHTS not in WEIGHT_SOURCES:
+        raise GhnasError(f"EXPORT.WEIGHTS: '{e.WEIGHTS}' is not one of {', '.join(WEIGHT_SOURCES)}")
+
+
 class BundleExporter:
     """Writes export bundles for architectures of the config's search space."""
 
-    def __init__(self, cfg, splits) -> None:
+    def __init__(self, cfg, splits, *, overwrite: bool = False, resume: bool = False) -> None:
+        """``overwrite`` replaces an existing bundle of the same architecture; ``resume`` keeps
+        it (a resumed run does not export twice); neither refuses it."""
+        check_export_config(cfg)
         self.cfg, self.splits = cfg, splits
+        self.overwrite, self.resume = overwrite, resume
         self.budget = float(cfg.EXPORT.FLOP_BUDGET)
         self.space_at = space_at_width(cfg, splits.meta)
 
@@ -61,16 +84,16 @@ class BundleExporter:
             raise GhnasError(f"--weights: '{weights}' is not one of {', '.join(WEIGHT_SOURCES)}")
         arch = build_search_space(self.cfg, self.splits.meta).architecture_from_dict(arch_dict)
         short = arch.canonical_hash[:12]
-        final = self.final_checkpoint(arch)
-        if weights is None:
-            if final is None:
-                raise GhnasError(
-                    f"export: no final-training checkpoint of {short} "
-                    f"({self.final_path()}); choose --weights ghn or --weights random"
-                )
-            weights = "final"
-        if weights == "final" and final is None:
-            raise GhnasError(f"--weights final: {self.final_path()} holds no training of {short}")
+        weights, final = self.resolve_weights(arch, weights)
+        directory = self.bundle_dir(arch)
+        if PathManager.exists(directory) and not self.overwrite:
+            if self.resume:
+                logger.info(f"export: {directory} holds the bundle of {short} already")
+                return directory
+            raise GhnasError(
+                f"export: {directory} already holds a bundle of {short}; pass --overwrite to "
+                "replace it"
+            )
         width = int(final["channels"]) if weights == "final" else self.fitted_width(arch)
         space = self.space_at(width)
         network = self.network(space, arch, weights, final)
@@ -82,9 +105,13 @@ class BundleExporter:
                 f"export refused: {short} at F={width} needs {total / 1e6:.4g}M FLOPs, over "
                 f"EXPORT.FLOP_BUDGET={self.budget / 1e6:.4g}M"
             )
-        directory = os.path.join(self.cfg.OUTPUT_DIR, "export", arch.canonical_hash)
-        PathManager.mkdirs(directory)
-        self.write(directory, space, arch, network, flops, weights=weights, source=source)
+        # Written aside and renamed into place: a bundle is whole or absent, never mixed.
+        partial = f"{directory}.partial"
+        shutil.rmtree(partial, ignore_errors=True)  # what a killed export left
+        PathManager.mkdirs(partial)
+        self.write(partial, space, arch, network, flops, weights=weights, source=source)
+        shutil.rmtree(directory, ignore_errors=True)  # --overwrite
+        os.replace(partial, directory)
         logger.info(
             f"export: {short} at F={width}, {total / 1e6:.4g}M FLOPs, {weights} weights -> "
             f"{directory}"
@@ -92,6 +119,25 @@ class BundleExporter:
         return directory
 
     # -- width and weights -----------------------------------------------------------------------
+
+    def resolve_weights(self, arch, weights: Optional[str]):
+        """``(weights, final checkpoint or None)``: ``final`` by default, where it exists."""
+        short = arch.canonical_hash[:12]
+        final = self.final_checkpoint(arch)
+        if weights is None:
+            if final is None:
+                raise GhnasError(
+                    f"export: no final-training checkpoint of {short} "
+                    f"({self.final_path()}); choose --weights ghn or --weights random"
+                )
+            weights = "final"
+        if weights == "final" and final is None:
+            raise GhnasError(f"--weights final: {self.final_path()} holds no training of {short}")
+        return weights, final
+
+    def bundle_dir(self, arch) -> str:
+        """``OUTPUT_DIR/export/<hash>``."""
+        return os.path.join(self.cfg.OUTPUT_DIR, "export", arch.canonical_hash)
 
     def final_path(self) -> str:
         """Where the final trainer leaves its weights."""

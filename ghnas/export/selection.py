@@ -19,8 +19,16 @@ def read_architecture(path: str, rank: Optional[int] = None) -> Tuple[Dict[str, 
     """
     if not PathManager.exists(path):
         raise GhnasError(f"--arch: {path} not found")
+    if PathManager.isdir(path):
+        raise GhnasError(f"--arch: {path} is a folder; name an arch.json or a results.jsonl")
     if path.endswith(".jsonl"):
-        rows = rank_rows(load_results(path))
+        found = load_results(path)
+        for number, row in enumerate(found, start=2):  # line 1 is the header
+            if not isinstance(row.get("score"), (int, float)) or "arch" not in row:
+                raise GhnasError(
+                    f"--arch: {path}, line {number}: a row needs 'arch' and a numeric 'score'"
+                )
+        rows = rank_rows(found)
         rank = 1 if rank is None else rank
         if not rows:
             raise GhnasError(f"--arch: {path} holds no scored architecture")

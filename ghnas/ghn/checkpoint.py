@@ -5,25 +5,27 @@ op vocabulary and weight-family shapes, and the GHN config, so a checkpoint mean
 space or another GHN shape is refused with one line instead of loading half its weights.
 """
 
+import logging
 import os
 from typing import Any, Dict
 
 import torch
-from fvcore.common.checkpoint import Checkpointer
 
+from ghnas.data.fingerprint import dataset_fingerprint
 from ghnas.engine.distributed import is_main_process
+from ghnas.utils.checkpoint import AtomicCheckpointer
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
+
+logger = logging.getLogger("ghnas")
 
 GHN_SCHEMA_VERSION = 1
 
 
-def ghn_checkpointer(ghn, save_dir: str, **checkpointables: Any) -> Checkpointer:
-    """An fvcore Checkpointer for ``ghn`` writing under ``save_dir`` through our PathManager;
+def ghn_checkpointer(ghn, save_dir: str, **checkpointables: Any) -> AtomicCheckpointer:
+    """An fvcore Checkpointer for ``ghn`` writing under ``save_dir``, every file atomically;
     under torchrun only rank 0 writes (every rank holds the same GHN)."""
-    checkpointer = Checkpointer(ghn, save_dir, save_to_disk=is_main_process(), **checkpointables)
-    checkpointer.path_manager = PathManager
-    return checkpointer
+    return AtomicCheckpointer(ghn, save_dir, save_to_disk=is_main_process(), **checkpointables)
 
 
 # GHN.* keys that change what a trained GHN computes; a checkpoint is only used with its own.
@@ -52,16 +54,20 @@ def ghn_identity(cfg, space) -> Dict[str, Any]:
     }
 
 
-def read_checkpoint(path: str) -> Dict[str, Any]:
-    """The dict saved at ``path``; a missing or unreadable file is a :class:`GhnasError`."""
+def read_checkpoint(path: str, key: str = "") -> Dict[str, Any]:
+    """The dict saved at ``path``; a missing, unreadable or non-file path is a
+    :class:`GhnasError` (naming the config ``key`` it came from, when given)."""
+    where = f"{key}: " if key else ""
     if not PathManager.exists(path):
-        raise GhnasError(f"GHN checkpoint not found: {path}")
+        raise GhnasError(f"{where}GHN checkpoint not found: {path}")
+    if PathManager.isdir(path):
+        raise GhnasError(f"{where}{path} is a folder; name a GHN checkpoint file (.pth) in it")
     with PathManager.open(path, "rb") as f:
         try:
             return torch.load(f, map_location="cpu")
         except Exception as e:  # a truncated or foreign file
             reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise GhnasError(f"cannot read GHN checkpoint {path}: {reason}") from None
+            raise GhnasError(f"{where}cannot read GHN checkpoint {path}: {reason}") from None
 
 
 def check_identity(data: Dict[str, Any], expected: Dict[str, Any], path: str) -> None:
@@ -87,10 +93,55 @@ def check_identity(data: Dict[str, Any], expected: Dict[str, Any], path: str) ->
                for k, v in ours.items() if theirs.get(k) != v]  # fmt: skip
     if changed:
         raise GhnasError(f"GHN checkpoint {path} was trained differently: {'; '.join(changed)}")
-    for key in set(expected) - {"schema_version", "space", "op_vocabulary", "weight_families",
-                                "ghn_architecture"}:  # fmt: skip
+    rest = set(expected) - {"schema_version", "space", "op_vocabulary", "weight_families",
+                            "ghn_architecture"}  # fmt: skip
+    # The entries a user sets first (SEED before the statistics SEED's split implies).
+    for key in [k for k in IDENTITY_LABELS if k in rest] + sorted(rest - set(IDENTITY_LABELS)):
         if data.get(key) != expected[key]:
-            raise GhnasError(f"GHN checkpoint {path} was made with another {key}")
+            raise GhnasError(
+                f"GHN checkpoint {path} was made with another {IDENTITY_LABELS.get(key, key)}: "
+                f"{_difference(data.get(key), expected[key])}"
+            )
+
+
+# What a differing identity entry means in config terms, for the one-line refusal.
+IDENTITY_LABELS = {
+    "seed": "SEED",
+    "split": "dataset split (DATASETS.*, INPUT.*, DATASETS.SPLIT_SEED or SEED)",
+    "dataset_meta": "dataset (its statistics differ)",
+    "ghn_config": "GHN.* config",
+    "solver": "SOLVER.* recipe",
+}
+
+
+def _difference(theirs: Any, ours: Any) -> str:
+    """``"KEY: theirs in the checkpoint, ours here"`` for the first differing entry."""
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        for key in sorted(set(theirs) | set(ours), key=str):
+            if theirs.get(key) != ours.get(key):
+                return f"{key}: {_difference(theirs.get(key), ours.get(key))}"
+    return f"{_short(theirs)} in the checkpoint, {_short(ours)} here"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_split(data: Dict[str, Any], cfg, path: str) -> None:
+    """Refuse to score with a GHN trained on another split: its validation images could be
+    images the GHN trained on. A checkpoint from before splits were recorded only warns."""
+    ours = dataset_fingerprint(cfg)
+    theirs = data.get("split")
+    if theirs is None:
+        logger.warning(f"GHN checkpoint {path} does not record its dataset split; make sure it "
+                       "was trained on the same one")  # fmt: skip
+    elif theirs != ours:
+        raise GhnasError(
+            f"GHN checkpoint {path} was trained on another dataset split, so this run's "
+            f"validation images may be ones it trained on ({_difference(theirs, ours)}); use "
+            "the same DATASETS.*, INPUT.* and DATASETS.SPLIT_SEED (or SEED)"
+        )
 
 
 def check_ghn_checkpoint(path: str, cfg, space) -> Dict[str, Any]:
@@ -100,9 +151,12 @@ def check_ghn_checkpoint(path: str, cfg, space) -> Dict[str, Any]:
     return data
 
 
-def load_ghn_weights(ghn, path: str, cfg, space) -> Dict[str, Any]:
-    """Load a checked checkpoint into ``ghn``; every tensor must match in name and shape."""
+def load_ghn_weights(ghn, path: str, cfg, space, check_data_split: bool = True) -> Dict[str, Any]:
+    """Load a checked checkpoint into ``ghn``; every tensor must match in name and shape, and
+    (``check_data_split``) the config's dataset split must be the one it was trained on."""
     data = check_ghn_checkpoint(path, cfg, space)
+    if check_data_split:
+        check_split(data, cfg, path)
     own = ghn.state_dict()
     theirs = data["model"]
     if set(own) != set(theirs) or any(own[k].shape != theirs[k].shape for k in own):

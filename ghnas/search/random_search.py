@@ -14,6 +14,7 @@ architecture. On resume rank 0 reads ``results.jsonl`` and broadcasts the rows a
 """
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -21,6 +22,7 @@ from typing import Any, Dict, List
 
 import torch
 
+from ghnas.data.fingerprint import dataset_fingerprint
 from ghnas.engine.distributed import (
     all_gather_object,
     get_world_size,
@@ -31,17 +33,25 @@ from ghnas.engine.distributed import (
 )
 from ghnas.engine.progress import Progress
 from ghnas.ghn import build_ghn
-from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights
+from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights, read_checkpoint
 from ghnas.search.candidates import sample_distinct
 from ghnas.search.report import rank_rows, write_report
 from ghnas.search.result_store import ResultStore
-from ghnas.search.scoring import ArchitectureScorer, scoring_batches
+from ghnas.search.scoring import ArchitectureScorer, check_eval_images, scoring_batches
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.selection.constraints import FlopRange
 from ghnas.utils.errors import GhnasError
+from ghnas.utils.file_io import PathManager, write_atomically
 
 logger = logging.getLogger("ghnas")
+
+MAX_CANDIDATES = 1_000_000  # drawn and hashed up front: more would take hours before a score
+
+
+def _ghn_finished(cfg) -> bool:
+    """Whether the GHN phase of OUTPUT_DIR has trained to SOLVER.MAX_ITER (its final file)."""
+    return PathManager.exists(final_checkpoint_path(cfg.OUTPUT_DIR))
 
 
 def state_fingerprint(module: torch.nn.Module) -> str:
@@ -84,11 +94,32 @@ class RandomSearch:
         self.accept = accept  # a predicate candidates must pass (SEARCH.CONSTRAINTS), or None
 
     @classmethod
-    def from_config(cls, cfg, splits) -> "RandomSearch":
-        """Load the trained GHN and set up the candidates' evaluation."""
+    def check_config(cls, cfg, splits, *, resume: bool = False, ghn_trains: bool = False) -> None:
+        """Every check of the SEARCH.* settings, before anything is written; resuming, also
+        that the results file continues this search (when its GHN is trained already)."""
         for key in ("NUM_ARCHS", "TOP_K", "EVAL_IMAGES", "EVAL_BATCH_SIZE", "ARCH_BATCH"):
             if cfg.SEARCH[key] < 1:
                 raise GhnasError(f"SEARCH.{key} must be >= 1, got {cfg.SEARCH[key]}")
+        if cfg.SEARCH.NUM_ARCHS > MAX_CANDIDATES:
+            raise GhnasError(
+                f"SEARCH.NUM_ARCHS={cfg.SEARCH.NUM_ARCHS}: at most {MAX_CANDIDATES:,} candidates "
+                "per search (the candidate list is drawn and held up front); split the search"
+            )
+        check_eval_images(cfg, splits)
+        FlopRange.from_config(cfg, build_search_space(cfg, splits.meta))
+        explicit = cfg.SEARCH.GHN_CHECKPOINT
+        if explicit:
+            read_checkpoint(explicit, key="SEARCH.GHN_CHECKPOINT")
+        path = explicit or final_checkpoint_path(cfg.OUTPUT_DIR)
+        results = os.path.join(cfg.OUTPUT_DIR, "search", "results.jsonl")
+        if resume and PathManager.exists(results) and PathManager.exists(path):
+            # A GHN still training would change the fingerprint; check what will be scored.
+            if explicit or not ghn_trains or _ghn_finished(cfg):
+                cls.from_config(cfg, splits).store.existing_rows(resume=True)
+
+    @classmethod
+    def from_config(cls, cfg, splits) -> "RandomSearch":
+        """Load the trained GHN and set up the candidates' evaluation."""
         space = build_search_space(cfg, splits.meta)
         flop_range = FlopRange.from_config(cfg, space)
         batches = scoring_batches(cfg, splits)
@@ -107,6 +138,8 @@ class RandomSearch:
             "eval_images": sum(int(y.numel()) for _, y in batches),
             "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE,
             "seed": cfg.SEED,
+            "split": dataset_fingerprint(cfg),
+            "num_archs": cfg.SEARCH.NUM_ARCHS,
             "space_settings": space.describe(),
             "untrained_baseline": cfg.SEARCH.UNTRAINED_BASELINE,
             # Which GHN scored, and how candidates were packed: a resumed search must match.
@@ -135,13 +168,15 @@ class RandomSearch:
 
     def run(self, resume: bool = False) -> List[Dict[str, Any]]:
         """Score every candidate not scored yet; return all rows, best first."""
-        rows = on_main_process(lambda: self.open_store(resume))  # the rows done, on every rank
-        done = {row["hash"] for row in rows}
-        if rows:
-            logger.info(f"search: resuming with {len(rows)} architectures already scored")
+        # Drawn before the results file is touched: a constraint nothing passes loses nothing.
         candidates = sample_distinct(
             self.space, self.num_archs, self.seed, accept=self.accept, accept_what=str(self.accept)
         )
+        rows = on_main_process(lambda: self.open_store(resume))  # the rows done, on every rank
+        done = {row["hash"] for row in rows}
+        earlier = self.earlier_seconds() if rows else 0.0
+        if rows:
+            logger.info(f"search: resuming with {len(rows)} architectures already scored")
         metrics = os.path.join(self.output_dir, "metrics.jsonl")
         progress = Progress(
             phase="search",
@@ -166,12 +201,29 @@ class RandomSearch:
                     self.store.append(row)
                 rows.append(row)
                 scored += 1
+            if is_main_process():
+                self.save_seconds(earlier + time.perf_counter() - started)
             progress.log(len(rows), scored, best=max(r["score"] for r in rows))
-        seconds = time.perf_counter() - started
+        seconds = earlier + time.perf_counter() - started
         if is_main_process():
             self.report(rows, seconds, resumed=resume and scored < len(rows))
         synchronize()  # later phases read results.jsonl: rank 0 must have finished writing it
         return rank_rows(rows)
+
+    def seconds_path(self) -> str:
+        """``search/seconds.json``: the search's wall time so far, summed over invocations."""
+        return os.path.join(os.path.dirname(self.store.path), "seconds.json")
+
+    def earlier_seconds(self) -> float:
+        """Wall time the rows already scored took (0 when it was never recorded)."""
+        try:
+            with PathManager.open(self.seconds_path()) as f:
+                return float(json.load(f)["search_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def save_seconds(self, seconds: float) -> None:
+        write_atomically(self.seconds_path(), json.dumps({"search_seconds": round(seconds, 3)}))
 
     def open_store(self, resume: bool) -> List[Dict[str, Any]]:
         """Start ``results.jsonl`` (or, resuming, read it): rank 0's part of :meth:`run`."""
@@ -206,7 +258,7 @@ class RandomSearch:
         timings = {}
         if self.train_seconds is not None:
             timings["GHN training wall time"] = f"{self.train_seconds:.1f} s"
-        note = " (this invocation; resumed)" if resumed else ""
+        note = " (over every invocation of a resumed search)" if resumed else ""
         timings["search wall time"] = f"{seconds:.1f} s{note}"
         path = os.path.join(self.output_dir, "search", "top.md")
         table = write_report(

@@ -18,6 +18,7 @@ import torch
 
 from ghnas.data import evaluation_batches
 from ghnas.layers.batch_statistics import instantiate_for_generated_weights
+from ghnas.utils.errors import GhnasError
 
 
 class ArchitectureScorer:
@@ -82,6 +83,7 @@ def generate_weights(ghn, space, archs: Sequence[Any]) -> List[Dict[str, torch.T
 def scoring_batches(cfg, splits) -> List[Tuple[torch.Tensor, torch.Tensor]]:
     """The fixed, seeded validation subset every architecture is scored on
     (``SEARCH.EVAL_IMAGES`` images in batches of ``SEARCH.EVAL_BATCH_SIZE``, on MODEL.DEVICE)."""
+    check_eval_images(cfg, splits)
     return evaluation_batches(
         dataset=splits.val,
         meta=splits.meta,
@@ -90,3 +92,14 @@ def scoring_batches(cfg, splits) -> List[Tuple[torch.Tensor, torch.Tensor]]:
         seed=cfg.SEED,
         device=cfg.MODEL.DEVICE,
     )
+
+
+def check_eval_images(cfg, splits) -> None:
+    """SEARCH.EVAL_IMAGES must fit in the validation split (a quiet cut would change what a
+    score means)."""
+    available = len(splits.val)
+    if cfg.SEARCH.EVAL_IMAGES > available:
+        raise GhnasError(
+            f"SEARCH.EVAL_IMAGES={cfg.SEARCH.EVAL_IMAGES} exceeds the {available} images of the "
+            "validation split (DATASETS.VAL_SIZE); lower it or carve a larger split"
+        )

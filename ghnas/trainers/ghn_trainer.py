@@ -37,6 +37,7 @@ from fvcore.common.checkpoint import PeriodicCheckpointer
 from fvcore.common.param_scheduler import ConstantParamScheduler, MultiStepParamScheduler
 
 from ghnas.data import TrainBatchStream
+from ghnas.data.fingerprint import dataset_fingerprint
 from ghnas.engine.distributed import (
     all_gather_object,
     all_reduce_mean,
@@ -63,6 +64,10 @@ from ghnas.utils.file_io import PathManager
 from ghnas.utils.rng_state import RNGState
 
 logger = logging.getLogger("ghnas")
+
+# SOLVER.* keys that change what training computes (a resumed run must keep them). MAX_ITER may
+# grow: resuming with more iterations continues a finished training.
+SOLVER_KEYS = ("BASE_LR", "LR_DECAY_POINTS", "LR_DECAY_FACTOR", "CLIP_GRAD_NORM", "IMS_PER_BATCH")
 
 
 def batch_seed(seed: int, rank: int) -> int:
@@ -120,7 +125,6 @@ class GHNTrainer:
         # Each rank's own generators; with one process, the checkpoint format is unchanged.
         self.rng_state = PerRankState(RNGState({"architectures": arch_rng, "batches": stream}))
         checkpoint_dir = checkpoint_dir or os.path.join(output_dir, "ghn")
-        PathManager.mkdirs(checkpoint_dir)
         self.checkpointer = ghn_checkpointer(
             ghn, checkpoint_dir, optimizer=self.optimizer, rng=self.rng_state
         )
@@ -140,11 +144,14 @@ class GHNTrainer:
             splits,
             generator=build_ghn(cfg, space),
             space=space,
-            # Resuming must continue the same training: same GHN, dataset and GHN settings.
+            # Resuming must continue the same training: same GHN, seed, split, data and recipe.
             identity={
                 **ghn_identity(cfg, space),
+                "seed": cfg.SEED,
+                "split": dataset_fingerprint(cfg),
                 "dataset_meta": dataclasses.asdict(splits.meta),
                 "ghn_config": cfg.GHN.dump(),
+                "solver": {k: cfg.SOLVER[k] for k in SOLVER_KEYS},
             },
             excluded_hashes=excluded_hashes,
         )
@@ -202,12 +209,21 @@ class GHNTrainer:
             fused=cfg.MODEL.FUSED_NETWORKS,
         )
 
-    def train(self, resume: bool = False):
-        """Run (or, with ``resume``, continue) training; returns the trained GHN."""
-        start_iter, seconds = 0, 0.0
-        if resume and self.checkpointer.has_checkpoint():
+    def check_resume(self) -> None:
+        """Raise :class:`GhnasError` if the checkpoint ``--resume`` would continue belongs to
+        another training (reads only; a folder without one passes)."""
+        if self.checkpointer.has_checkpoint():
             path = self.checkpointer.get_checkpoint_file()
             check_identity(read_checkpoint(path), self.identity, path)
+
+    def train(self, resume: bool = False):
+        """Run (or, with ``resume``, continue) training; returns the trained GHN."""
+        start_iter, seconds, checkpoint = 0, 0.0, {}
+        if is_main_process():
+            PathManager.mkdirs(self.checkpointer.save_dir)
+        if resume and self.checkpointer.has_checkpoint():
+            self.check_resume()
+            path = self.checkpointer.get_checkpoint_file()
             checkpoint = self.checkpointer.resume_or_load(path, resume=True)
             start_iter = checkpoint.get("iteration", -1) + 1
             seconds = float(checkpoint.get("train_seconds", 0.0))
@@ -222,6 +238,7 @@ class GHNTrainer:
                 PathManager.rm(stale)
         if start_iter >= self.max_iter:
             logger.info(f"{self.phase}: already trained; nothing to do")
+            self.ensure_final(checkpoint)
             return self.ghn
         metrics = os.path.join(self.output_dir, "metrics.jsonl") if is_main_process() else None
         progress = Progress(
@@ -252,6 +269,15 @@ class GHNTrainer:
                 f"{len(self.excluded_hashes)} held-out architectures and were redrawn"
             )
         return self.ghn
+
+    def ensure_final(self, checkpoint: dict) -> None:
+        """Write ``model_final.pth`` from the last checkpoint when a kill came between saving
+        the last iteration and the final file (both are saved at the last iteration)."""
+        final = os.path.join(self.checkpointer.save_dir, "model_final.pth")
+        if is_main_process() and not PathManager.exists(final):
+            logger.info(f"{self.phase}: writing the missing {final} from the last checkpoint")
+            self.checkpointer.save("model_final", **checkpoint)  # its state is loaded already
+        synchronize()
 
     def draw_counts(self, iteration: int) -> dict:
         """The excluded-draw counts the checkpoint of ``iteration`` stores (summed over ranks,

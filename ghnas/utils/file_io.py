@@ -15,12 +15,35 @@ from iopath.common.file_io import PathManager as _PM
 
 from ghnas.utils.errors import GhnasError
 
-__all__ = ["PathManager", "append_jsonl_line", "read_jsonl"]
+__all__ = ["PathManager", "append_jsonl_line", "read_jsonl", "write_atomically"]
 
 logger = logging.getLogger(__name__)
 
 PathManager = _PM()
 """The project-wide iopath path manager; register extra path handlers on it."""
+
+
+def write_atomically(path: str, data, write=None) -> None:
+    """Replace the local file ``path`` by ``data`` so that a kill leaves the old file or the new
+    one, never a part: write ``<path>.tmp``, fsync it, rename it over ``path``, fsync the folder.
+
+    ``data`` is ``str`` or ``bytes``; or pass ``write(f)`` to fill the binary file ``f`` (as
+    ``torch.save`` does) and ``data`` None.
+    """
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        if write is not None:
+            write(f)
+        else:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    folder = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)
 
 
 def append_jsonl_line(path: str, record: dict) -> None:

@@ -40,9 +40,8 @@ PROJECT = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT))
 from nasbench201 import NB201Architecture, add_nasbench201_config  # noqa: E402
 
-from ghnas.config import get_cfg  # noqa: E402
 from ghnas.data import build_dataset, evaluation_batches  # noqa: E402
-from ghnas.engine import default_setup, run_cli  # noqa: E402
+from ghnas.engine import config_from_args, default_setup, run_cli  # noqa: E402
 from ghnas.evaluation import correlations, precision_at_k, top_half_correlations  # noqa: E402
 from ghnas.ghn import build_ghn  # noqa: E402
 from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights  # noqa: E402
@@ -109,15 +108,11 @@ def estimator_row(name, predicted, truth, keys, cost):
 
 def main(args) -> dict:
     started = time.perf_counter()
-    cfg = get_cfg()
-    add_nasbench201_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(list(args.opts))
-    cfg.freeze()
-    default_setup(cfg, args)
+    cfg = config_from_args(args, add_nasbench201_config)
     if cfg.DATASETS.NAME != "npz":
         raise GhnasError("the benchmark scores on the arrays file's x_test: set DATASETS.NAME npz")
     splits = build_dataset(cfg)
+    default_setup(cfg, args)
 
     build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)  # x_train only
     space = build_search_space(cfg, splits.meta)
@@ -232,6 +227,11 @@ def parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue a run in OUTPUT_DIR: its GHN training, then its scoring",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again in an OUTPUT_DIR that holds a run (the old run is moved aside)",
     )
     p.add_argument(
         "--time-limit",

@@ -205,7 +205,7 @@ def test_test_size_errors():
 def test_test_size_refused_when_the_dataset_has_a_test_split(tmp_path):
     path = tmp_path / "small.npz"
     x = np.zeros((6, 8, 8, 3), np.uint8)
-    np.savez(path, x_train=x, y_train=np.zeros(6, np.int64), x_test=x, y_test=np.zeros(6, np.int64))
+    np.savez(path, x_train=x, y_train=np.arange(6) % 2, x_test=x, y_test=np.zeros(6, np.int64))
     cfg = _npz_cfg(path)
     cfg.merge_from_list(["DATASETS.TEST_SIZE", 2])
     with pytest.raises(GhnasError, match="has its own test split; set DATASETS.TEST_SIZE to 0"):

@@ -62,3 +62,21 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, monk
 def test_snapshot_after_the_last_step_is_refused(tmp_path):
     with pytest.raises(GhnasError, match=r"SGD_STEPS \[49\] exceed the 48 steps"):
         make_benchmark(tmp_path, tmp_path / "cache", "CORRELATION.SGD_STEPS", [3, 49])
+
+
+def test_cache_key_changes_with_the_built_network(tmp_path, monkeypatch):
+    """A network the code builds differently (here: one BN less) never reuses a cached result."""
+    from torch import nn
+
+    bench = make_benchmark(tmp_path, tmp_path / "cache")
+    arch = bench.archs[0]
+    before = bench.ground_truth.key(arch)
+    build = bench.ground_truth.space.build_network
+
+    def without_stem_bn(a):
+        network = build(a)
+        network.stem.bn = nn.Identity()
+        return network
+
+    monkeypatch.setattr(bench.ground_truth.space, "build_network", without_stem_bn)
+    assert bench.ground_truth.key(arch) != before

@@ -35,9 +35,10 @@ def searched(tmp_path_factory):
     return out
 
 
-def export(out, *extra, arch=None, rank=1, weights="ghn"):
+def export(out, *extra, arch=None, rank=1, weights="ghn", overwrite=True):
     arch = arch or str(out / "search" / "results.jsonl")
     args = Namespace(config_file=QUICK, resume=False, arch=arch, rank=rank, weights=weights,
+                     overwrite=overwrite,
                      opts=TINY_OVERRIDES + ["OUTPUT_DIR", str(out), *map(str, extra)])  # fmt: skip
     return Path(export_model.main(args))
 
@@ -128,3 +129,12 @@ def test_final_weights_are_the_default_and_an_over_budget_export_is_refused(sear
 def test_bad_selection_is_one_line(searched, kwargs, expected):
     with pytest.raises(GhnasError, match=expected):
         export(searched, **kwargs)
+
+
+def test_a_second_export_of_one_hash_is_refused_and_keeps_the_bundle(searched):
+    bundle = export(searched, weights="random", rank=3)
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    with pytest.raises(GhnasError, match="already holds a bundle .* --overwrite"):
+        export(searched, weights="ghn", rank=3, overwrite=False)
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    assert not (bundle.parent / f"{bundle.name}.partial").exists()

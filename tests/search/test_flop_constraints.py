@@ -78,9 +78,9 @@ def test_the_search_scores_only_candidates_inside_the_range(tmp_path):
 
     quick = str(REPO / "configs" / "quick" / "classification.yaml")
 
-    def run(*overrides):
+    def run(*overrides, out=tmp_path):
         args = default_argument_parser().parse_args(
-            ["--config-file", quick, "OUTPUT_DIR", str(tmp_path), *TINY_OVERRIDES, *overrides]
+            ["--config-file", quick, "OUTPUT_DIR", str(out), *TINY_OVERRIDES, *overrides]
         )
         train_net.main(args)
 
@@ -95,5 +95,7 @@ def test_the_search_scores_only_candidates_inside_the_range(tmp_path):
     assert len(rows) == cfg.SEARCH.NUM_ARCHS
     assert all(lo <= row["flops"] <= hi for row in rows)
 
+    ghn = str(tmp_path / "ghn" / "model_final.pth")
     with pytest.raises(GhnasError, match=r"pass SEARCH.CONSTRAINTS.FLOPS=\[0, 10\]"):
-        run("PHASES", '["search"]', "SEARCH.CONSTRAINTS.FLOPS", "[0, 10]")
+        run("PHASES", '["search"]', "SEARCH.CONSTRAINTS.FLOPS", "[0, 10]",
+            "SEARCH.GHN_CHECKPOINT", ghn, out=tmp_path / "narrow")  # fmt: skip
