@@ -177,8 +177,16 @@ def test_a_results_row_without_a_score(capsys, run_dir):
         (["GHN.TRAIN_NUM_NODES", 0], "GHN.TRAIN_NUM_NODES must be > 0"),
         (["INPUT.SIZE", 2], "INPUT.SIZE=2 must be at least"),
     ],
-    ids=["ghn-dir", "eval-images", "num-archs", "bn-images", "budget", "min-channels",
-         "train-nodes", "input-size"],  # fmt: skip
+    ids=[
+        "ghn-dir",
+        "eval-images",
+        "num-archs",
+        "bn-images",
+        "budget",
+        "min-channels",
+        "train-nodes",
+        "input-size",
+    ],  # fmt: skip
 )
 def test_meaningless_value(capsys, run_dir, overrides, expected):
     overrides = [str(run_dir / "ghn") if o == "GHN_DIR" else o for o in overrides]

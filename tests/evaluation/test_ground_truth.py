@@ -80,3 +80,31 @@ def test_cache_key_changes_with_the_built_network(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench.ground_truth.space, "build_network", without_stem_bn)
     assert bench.ground_truth.key(arch) != before
+
+
+def test_a_kill_inside_a_checkpoint_write_resumes_to_the_same_result(tmp_path, monkeypatch):
+    """The process dies halfway through writing an epoch checkpoint (half the bytes in the
+    temporary file); the next run continues from the last whole checkpoint to the same records."""
+    from ghnas.utils import checkpoint as checkpoint_module
+
+    reference = make_benchmark(tmp_path / "a", tmp_path / "cache_a")
+    expected = [reference.ground_truth.measure(arch) for arch in reference.archs[:2]]
+    bench = make_benchmark(tmp_path / "b", tmp_path / "cache_b")
+    saves, real = [], checkpoint_module.write_atomically
+
+    def dies_in_the_fourth_save(path, data, write=None):
+        saves.append(path)
+        if len(saves) == 4:  # the second architecture's second epoch
+            with open(f"{path}.tmp", "wb") as f:
+                f.write(b"half a checkpoint")
+            raise Interrupt
+        return real(path, data, write)
+
+    monkeypatch.setattr(checkpoint_module, "write_atomically", dies_in_the_fourth_save)
+    with pytest.raises(Interrupt):
+        [bench.ground_truth.measure(arch) for arch in bench.archs[:2]]
+    monkeypatch.undo()
+    found = [bench.ground_truth.measure(arch) for arch in bench.archs[:2]]
+    for got, want in zip(found, expected):
+        assert got["test_accuracy"] == want["test_accuracy"]
+        assert got["final_loss"] == pytest.approx(want["final_loss"], rel=1e-6)
