@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,17 +146,26 @@ def timed_run(phase: Phase, out: Path) -> Dict[str, float]:
     return window
 
 
-def kill_after(phase: Phase, out: Path, seconds: float) -> bool:
-    """Start the phase's run and SIGKILL it ``seconds`` after start; whether it was killed."""
-    process = subprocess.Popen([sys.executable, *phase.command(out)], env=environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        process.wait(timeout=seconds)
-        return False  # finished before the kill
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        return True
+def kill_after(phase: Phase, out: Path, seconds: float, rng: random.Random) -> bool:
+    """Start the phase's run and SIGKILL it ``seconds`` after start; whether it was killed.
+
+    A run that ends first (the machine was faster than in the uninterrupted run) is started
+    again in an empty folder, with the moment redrawn before the end it reached (3 tries)."""
+    for _ in range(3):
+        process = subprocess.Popen(
+            [sys.executable, *phase.command(out)], env=environment(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        started = time.perf_counter()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        seconds = rng.uniform(0.5, 0.95) * (time.perf_counter() - started)
+        shutil.rmtree(out)
+    return False
 
 
 # The rows a phase's run must reproduce exactly (a GHN-only run has none: its GHN is compared).
@@ -201,14 +211,16 @@ def _same_state(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def trial(phase: Phase, out: Path, reference: Path, kill: str) -> Dict[str, object]:
+def trial(
+    phase: Phase, out: Path, reference: Path, kill: str, rng: random.Random
+) -> Dict[str, object]:
     """Kill one run as ``kill`` says ("write:K" or "time:SECONDS"), resume it, compare."""
     how, _, value = kill.partition(":")
     if how == "write":
         kind, _, match = phase.writes.partition(":")
         killed = run(phase.command(out), kill_write=f"{kind}:{value}:{match}").returncode != 0
     else:
-        killed = kill_after(phase, out, float(value))
+        killed = kill_after(phase, out, float(value), rng)
     resumed = run(phase.command(out, resume=True))
     if resumed.returncode != 0:
         return {"equal": False, "error": resumed.stderr.strip().splitlines()[-1:]}
@@ -231,7 +243,7 @@ def main() -> None:
             for i in range(args.kills):
                 kill = (f"write:{rng.randint(1, phase.num_writes)}" if i % 4 == 0
                         else f"time:{rng.uniform(window['start'], window['end']):.2f}")  # fmt: skip
-                result = trial(phase, Path(work) / name / f"kill{i}", reference, kill)
+                result = trial(phase, Path(work) / name / f"kill{i}", reference, kill, rng)
                 print(f"{name} kill {i} ({kill}): {result}", flush=True)
                 results.append(result)
             table.append([name, len(results), sum(bool(r.get("killed")) for r in results),

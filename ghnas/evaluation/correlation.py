@@ -39,7 +39,12 @@ from ghnas.evaluation.one_shot import OneShotModel
 from ghnas.evaluation.plots import plot_groups, plot_prediction_scatter
 from ghnas.evaluation.ranking_metrics import bootstrap_intervals, ranking_statistics
 from ghnas.ghn import build_ghn
-from ghnas.ghn.checkpoint import final_checkpoint_path, ghn_identity, load_ghn_weights
+from ghnas.ghn.checkpoint import (
+    final_checkpoint_path,
+    ghn_identity,
+    load_ghn_weights,
+    read_checkpoint,
+)
 from ghnas.search.candidates import sample_distinct
 from ghnas.search.random_search import count_parameters
 from ghnas.search.scoring import ArchitectureScorer, scoring_batches
@@ -112,6 +117,8 @@ class CorrelationBenchmark:
                 f"the correlation benchmark measures ground truth on a held-out test split and "
                 f"dataset '{cfg.DATASETS.NAME}' has none; carve one with DATASETS.TEST_SIZE"
             )
+        if c.GHN_CHECKPOINT:
+            read_checkpoint(c.GHN_CHECKPOINT, key="CORRELATION.GHN_CHECKPOINT")
         space = build_search_space(cfg, splits.meta)
         if space.early_exits:
             raise GhnasError(

@@ -203,14 +203,25 @@ def test_a_dataset_of_one_class(capsys, run_dir, tmp_path):
     assert "1 class" in line and "at least 2" in line
 
 
-def test_an_unwritable_ground_truth_cache(capsys, run_dir, tmp_path):
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (
+            ["CORRELATION.CACHE_DIR", "/sys/ghnas-cache"],
+            "CORRELATION.CACHE_DIR: cannot write in /sys",
+        ),
+        (["CORRELATION.GHN_CHECKPOINT", "GHN_DIR"], "CORRELATION.GHN_CHECKPOINT: .* is a folder"),
+    ],
+    ids=["unwritable-cache", "ghn-dir"],
+)
+def test_bad_correlation_input(capsys, run_dir, tmp_path, overrides, expected):
+    overrides = [str(run_dir / "ghn") if o == "GHN_DIR" else o for o in overrides]
     argv = [
         "--config-file", REPO / "configs" / "quick" / "correlation.yaml", *TINY_OVERRIDES,
-        "DATASETS.TEST_SIZE", 100, "OUTPUT_DIR", tmp_path / "corr",
-        "CORRELATION.CACHE_DIR", "/sys/ghnas-cache",
+        "DATASETS.TEST_SIZE", 100, "OUTPUT_DIR", tmp_path / "corr", *overrides,
     ]  # fmt: skip
     line = refused(capsys, eval_correlation, argv, tmp_path)
-    assert "CORRELATION.CACHE_DIR: cannot write in /sys" in line
+    assert re.search(expected, line), line
 
 
 # -- export --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ ground truth's kill inside a checkpoint write is in ``tests/evaluation/test_grou
 Also: two writers on one folder.
 """
 
+import json
 import shutil
 import signal
 import subprocess
@@ -47,6 +48,16 @@ def test_a_kill_inside_a_write_resumes_to_the_uninterrupted_result(tmp_path, ref
     assert compare(phase, tmp_path, reference) == {
         "equal": True, "lost": 0, "duplicated": 0, "changed": 0
     }  # fmt: skip
+    # metrics.jsonl holds each logged step once, as the uninterrupted run's does.
+    assert logged_steps(tmp_path) == logged_steps(reference)
+    # The search's wall time in top.md is the sum over invocations (search/seconds.json).
+    seconds = json.loads((tmp_path / "search" / "seconds.json").read_text())["search_seconds"]
+    assert f"- search wall time: {seconds:.1f} s" in (tmp_path / "search" / "top.md").read_text()
+
+
+def logged_steps(out):
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [(r["phase"], r["step"]) for r in records]
 
 
 def test_the_comparison_sees_a_lost_row(tmp_path, reference):
