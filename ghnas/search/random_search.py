@@ -33,7 +33,12 @@ from ghnas.engine.distributed import (
 )
 from ghnas.engine.progress import Progress
 from ghnas.ghn import build_ghn
-from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights, read_checkpoint
+from ghnas.ghn.checkpoint import (
+    check_split,
+    final_checkpoint_path,
+    load_ghn_weights,
+    read_checkpoint,
+)
 from ghnas.search.candidates import sample_distinct
 from ghnas.search.report import rank_rows, write_report
 from ghnas.search.result_store import ResultStore
@@ -108,9 +113,10 @@ class RandomSearch:
         check_eval_images(cfg, splits)
         FlopRange.from_config(cfg, build_search_space(cfg, splits.meta))
         explicit = cfg.SEARCH.GHN_CHECKPOINT
-        if explicit:
-            read_checkpoint(explicit, key="SEARCH.GHN_CHECKPOINT")
         path = explicit or final_checkpoint_path(cfg.OUTPUT_DIR)
+        if explicit or (not ghn_trains and PathManager.exists(path)):  # a GHN trained before
+            check_split(read_checkpoint(path, key="SEARCH.GHN_CHECKPOINT" if explicit else ""),
+                        cfg, path)  # fmt: skip
         results = os.path.join(cfg.OUTPUT_DIR, "search", "results.jsonl")
         if resume and PathManager.exists(results) and PathManager.exists(path):
             # A GHN still training would change the fingerprint; check what will be scored.

@@ -250,3 +250,19 @@ def test_export_with_no_bn_images(capsys, run_dir):
     line = refused(capsys, export_model, export(run_dir, run_dir / RESULTS, "EXPORT.BN_IMAGES", 0),
                    run_dir)  # fmt: skip
     assert "EXPORT.BN_IMAGES must be >= 1" in line
+
+
+def test_another_seed_over_the_same_split_may_score_with_the_ghn(capsys, run_dir, tmp_path):
+    """DATASETS.SPLIT_SEED fixes the split: a search with SEED 1 may use the GHN of SEED 0
+    (without it, the same search is refused above: its split would differ)."""
+    ghn = run_dir / "ghn" / "model_final.pth"
+    argv = ["--config-file", QUICK, *TINY_OVERRIDES, "PHASES", "['search']", "SEED", "1",
+            "DATASETS.SPLIT_SEED", "0", "SEARCH.GHN_CHECKPOINT", ghn,
+            "OUTPUT_DIR", tmp_path / "seed1"]  # fmt: skip
+    args = default_argument_parser().parse_args([str(a) for a in argv])
+    assert run_cli(train_net.main, args) == 0, capsys.readouterr().err
+    refusal = refused(capsys, train_net, [*argv[:-1], tmp_path / "seed1b", "DATASETS.SPLIT_SEED",
+                                          "-1"], tmp_path / "seed1b")  # fmt: skip
+    assert (
+        "another dataset split" in refusal and "split_seed: 0 in the checkpoint, 1 here" in refusal
+    )
