@@ -38,7 +38,7 @@ def write_atomically(path, data, write=None):
         if KIND == "checkpoint" and calls["checkpoint"] == TARGET:
             buffer = io.BytesIO()
             write(buffer) if write is not None else buffer.write(data)
-            die_after_half(f"{path}.tmp", buffer.getvalue(), "wb")
+            die_after_half(f"{path}.{os.getpid()}.tmp", buffer.getvalue(), "wb")
     return real_write_atomically(path, data, write)
 
 

@@ -37,6 +37,7 @@ def main(args):
     arch, source = read_architecture(args.arch, args.rank)
     splits = build_dataset(cfg)
     exporter = BundleExporter(cfg, splits, overwrite=args.overwrite, resume=args.resume)
+    exporter.check(arch, args.weights)
     default_setup(cfg, args, fresh_run=False)  # an export adds to the run in OUTPUT_DIR
     return exporter.export(arch, weights=args.weights, source=source)
 

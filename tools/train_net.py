@@ -57,8 +57,13 @@ def check_compatible(cfg, splits) -> None:
             )
 
 
-def check_phases(cfg, splits, resume: bool) -> None:
+def check_phases(cfg, splits, resume: bool, overwrite: bool = False) -> None:
     """What each listed phase can check before anything is written (a resumed run included)."""
+    if overwrite and cfg.PHASES[0] != "ghn" and not cfg.SEARCH.GHN_CHECKPOINT:
+        raise GhnasError(
+            f"--overwrite moves the whole run aside, but PHASES {list(cfg.PHASES)} starts from "
+            "its earlier phases; add them to PHASES or use --resume"
+        )
     if "ghn" in cfg.PHASES and resume:
         build_trainer(cfg, splits, "GHN.TRAINER").check_resume()
     if "search" in cfg.PHASES:
@@ -73,7 +78,7 @@ def main(args, extend=None):
     init_from_torchrun_env(cfg.MODEL.DEVICE)  # before the dataset lands on this rank's device
     splits = build_dataset(cfg)
     check_compatible(cfg, splits)
-    check_phases(cfg, splits, args.resume)
+    check_phases(cfg, splits, args.resume, args.overwrite)
     default_setup(cfg, args)
     if "ghn" in cfg.PHASES:
         build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)

@@ -16,8 +16,8 @@ from ghnas.engine.distributed import (
     get_world_size,
     init_from_torchrun_env,
     is_main_process,
+    on_main_process,
     shutdown,
-    synchronize,
 )
 from ghnas.engine.output_dir import claim_output_dir, release_output_dir
 from ghnas.utils.errors import GhnasError
@@ -109,23 +109,22 @@ def default_setup(cfg: CfgNode, args, fresh_run: bool = True) -> None:
     Call it once the inputs are checked: claiming the folder is the first write. It is locked
     for this process, and a fresh run (``fresh_run`` and no ``--resume``) into a folder that
     holds a run is refused unless ``--overwrite`` (see :mod:`ghnas.engine.output_dir`).
+    An add-on leaves the run's ``config.yaml`` as it is.
     Under torchrun only rank 0 claims the folder, writes ``log.txt`` and ``config.yaml`` and
     logs at INFO; the other ranks log warnings and errors to the console only, prefixed with
     their rank, since their INFO lines would repeat rank 0's.
     """
     init_from_torchrun_env(cfg.MODEL.DEVICE)
-    aside = None
-    if is_main_process():
-        aside = claim_output_dir(
-            cfg.OUTPUT_DIR,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            fresh_run=fresh_run,
+    # A refusal on rank 0 (folder in use, holding a run) ends every rank with the same line.
+    aside = on_main_process(
+        lambda: claim_output_dir(
+            cfg.OUTPUT_DIR, resume=args.resume, overwrite=args.overwrite, fresh_run=fresh_run
         )
+    )
+    if is_main_process():
         setup_logger(os.path.join(cfg.OUTPUT_DIR, "log.txt"))
     else:
         setup_logger(level=logging.WARNING, prefix=f"rank {get_rank()}: ")
-    synchronize()  # rank 0 holds the folder before any rank goes on
     if aside:
         logger.warning(f"--overwrite: the previous run in {cfg.OUTPUT_DIR} was moved to {aside}")
     logger.info(f"command: {' '.join(sys.argv)}")
@@ -135,7 +134,7 @@ def default_setup(cfg: CfgNode, args, fresh_run: bool = True) -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cfg.MODEL.DEVICE}"
         f"{processes}"
     )
-    if is_main_process():
+    if is_main_process() and fresh_run:  # an add-on (an export) keeps the run's own config
         write_atomically(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
     random.seed(cfg.SEED)
     np.random.seed(cfg.SEED)

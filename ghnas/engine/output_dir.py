@@ -94,15 +94,16 @@ def claim_output_dir(
 
 
 def move_run_aside(path: str) -> str:
-    """Move every entry of ``path`` but the lock into ``<path>.old-<time>``; returns that folder."""
-    aside = f"{os.path.abspath(path)}.old-{time.strftime('%Y%m%d-%H%M%S')}"
-    suffix = 1
+    """Move the run's own entries of ``path`` (``RUN_MARKERS`` and its log) into
+    ``<path>.old-<time>``, leaving anything else; returns that folder."""
+    base = f"{os.path.abspath(path)}.old-{time.strftime('%Y%m%d-%H%M%S')}"
+    aside, suffix = base, 1
     while os.path.exists(aside):
         suffix += 1
-        aside = f"{aside.rsplit('~', 1)[0]}~{suffix}"
+        aside = f"{base}-{suffix}"
     os.makedirs(aside)
-    for name in os.listdir(path):
-        if name != LOCK_NAME:
+    for name in (*RUN_MARKERS, "log.txt"):
+        if os.path.exists(os.path.join(path, name)):
             os.replace(os.path.join(path, name), os.path.join(aside, name))
     return aside
 

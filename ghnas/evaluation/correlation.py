@@ -51,7 +51,7 @@ from ghnas.search.scoring import ArchitectureScorer, scoring_batches
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.trainers import build_trainer
-from ghnas.trainers.ghn_trainer import GHNTrainer
+from ghnas.trainers.ghn_trainer import SOLVER_KEYS, GHNTrainer
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager, append_jsonl_line
 
@@ -250,6 +250,9 @@ class CorrelationBenchmark:
                 **ghn_identity(cfg, space),
                 "weight_generator": "one_shot",
                 "space_settings": space.describe(),
+                "seed": cfg.SEED,
+                "split": dataset_fingerprint(cfg),
+                "solver": {k: cfg.SOLVER[k] for k in SOLVER_KEYS},
             },
             arch_stream=ONE_SHOT_STREAM,
             meta_batch=1,  # ENAS: one architecture per step

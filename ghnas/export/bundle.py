@@ -78,22 +78,28 @@ class BundleExporter:
         self.budget = float(cfg.EXPORT.FLOP_BUDGET)
         self.space_at = space_at_width(cfg, splits.meta)
 
-    def export(self, arch_dict: Dict[str, Any], *, weights: Optional[str], source: str) -> str:
-        """Write the bundle of ``arch_dict``; returns its directory."""
+    def check(self, arch_dict: Dict[str, Any], weights: Optional[str]):
+        """The architecture, the weights and their final checkpoint (or None), after every
+        check that needs no network: a refusal here writes nothing."""
         if weights is not None and weights not in WEIGHT_SOURCES:
             raise GhnasError(f"--weights: '{weights}' is not one of {', '.join(WEIGHT_SOURCES)}")
         arch = build_search_space(self.cfg, self.splits.meta).architecture_from_dict(arch_dict)
-        short = arch.canonical_hash[:12]
         weights, final = self.resolve_weights(arch, weights)
         directory = self.bundle_dir(arch)
-        if PathManager.exists(directory) and not self.overwrite:
-            if self.resume:
-                logger.info(f"export: {directory} holds the bundle of {short} already")
-                return directory
+        if PathManager.exists(directory) and not self.overwrite and not self.resume:
             raise GhnasError(
-                f"export: {directory} already holds a bundle of {short}; pass --overwrite to "
-                "replace it"
+                f"export: {directory} already holds a bundle of {arch.canonical_hash[:12]}; "
+                "pass --overwrite to replace it"
             )
+        return arch, weights, final
+
+    def export(self, arch_dict: Dict[str, Any], *, weights: Optional[str], source: str) -> str:
+        """Write the bundle of ``arch_dict``; returns its directory."""
+        arch, weights, final = self.check(arch_dict, weights)
+        short, directory = arch.canonical_hash[:12], self.bundle_dir(arch)
+        if PathManager.exists(directory) and not self.overwrite:  # resuming: it is done
+            logger.info(f"export: {directory} holds the bundle of {short} already")
+            return directory
         width = int(final["channels"]) if weights == "final" else self.fitted_width(arch)
         space = self.space_at(width)
         network = self.network(space, arch, weights, final)
@@ -110,6 +116,9 @@ class BundleExporter:
         shutil.rmtree(partial, ignore_errors=True)  # what a killed export left
         PathManager.mkdirs(partial)
         self.write(partial, space, arch, network, flops, weights=weights, source=source)
+        for name in os.listdir(partial):  # durable before it takes the bundle's name
+            with open(os.path.join(partial, name), "rb") as f:
+                os.fsync(f.fileno())
         shutil.rmtree(directory, ignore_errors=True)  # --overwrite
         os.replace(partial, directory)
         logger.info(

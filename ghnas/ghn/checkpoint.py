@@ -97,6 +97,12 @@ def check_identity(data: Dict[str, Any], expected: Dict[str, Any], path: str) ->
                             "ghn_architecture"}  # fmt: skip
     # The entries a user sets first (SEED before the statistics SEED's split implies).
     for key in [k for k in IDENTITY_LABELS if k in rest] + sorted(rest - set(IDENTITY_LABELS)):
+        if key not in data:
+            raise GhnasError(
+                f"GHN checkpoint {path} was written by an older ghnas that did not record its "
+                f"{IDENTITY_LABELS.get(key, key)}, so it cannot be resumed; score with it "
+                "(SEARCH.GHN_CHECKPOINT) or start again with --overwrite"
+            )
         if data.get(key) != expected[key]:
             raise GhnasError(
                 f"GHN checkpoint {path} was made with another {IDENTITY_LABELS.get(key, key)}: "
@@ -128,11 +134,22 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+# What decides which images are validation (augmentation settings do not).
+CARVING_KEYS = ("name", "sha256", "files", "val_size", "test_size", "split_seed")
+
+
+def _carving(fingerprint: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: fingerprint.get(k) for k in CARVING_KEYS} | {
+        "image_size": fingerprint.get("input", {}).get("SIZE")
+    }
+
+
 def check_split(data: Dict[str, Any], cfg, path: str) -> None:
     """Refuse to score with a GHN trained on another split: its validation images could be
     images the GHN trained on. A checkpoint from before splits were recorded only warns."""
-    ours = dataset_fingerprint(cfg)
+    ours = _carving(dataset_fingerprint(cfg))
     theirs = data.get("split")
+    theirs = _carving(theirs) if isinstance(theirs, dict) else theirs
     if theirs is None:
         logger.warning(f"GHN checkpoint {path} does not record its dataset split; make sure it "
                        "was trained on the same one")  # fmt: skip

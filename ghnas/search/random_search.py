@@ -121,7 +121,7 @@ class RandomSearch:
         if resume and PathManager.exists(results) and PathManager.exists(path):
             # A GHN still training would change the fingerprint; check what will be scored.
             if explicit or not ghn_trains or _ghn_finished(cfg):
-                cls.from_config(cfg, splits).store.existing_rows(resume=True)
+                cls.from_config(cfg, splits).store.existing_rows(resume=True, repair=False)
 
     @classmethod
     def from_config(cls, cfg, splits) -> "RandomSearch":

@@ -10,11 +10,12 @@ from typing import Any, Dict, List
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager, append_jsonl_line, read_jsonl
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2  # 2: the header records NUM_ARCHS and the dataset split
 
 
 # Header entry -> the config key a user changes to make it differ (for the resume refusal).
 HEADER_KEYS = {
+    "schema_version": "the results format (1: written by an older ghnas)",
     "space": "SEARCH_SPACE.NAME",
     "space_settings": "SEARCH_SPACE.* / MODEL.INIT_CHANNELS",
     "criterion": "SEARCH.CRITERION",
@@ -37,15 +38,16 @@ class ResultStore:
         self.path = path
         self.header = {"schema_version": RESULTS_SCHEMA_VERSION, **header}
 
-    def existing_rows(self, resume: bool) -> List[Dict[str, Any]]:
-        """The rows a resumed search continues from (reads only; ``[]`` for a fresh start).
+    def existing_rows(self, resume: bool, repair: bool = True) -> List[Dict[str, Any]]:
+        """The rows a resumed search continues from (``[]`` for a fresh start); ``repair``
+        drops a torn last line from the file (see ``read_jsonl``), else it only reads.
 
         Raises :class:`GhnasError` naming the config key when the file was written by a
         search with other settings, or when a row is malformed.
         """
         if not resume or not PathManager.exists(self.path):
             return []
-        lines = read_jsonl(self.path)
+        lines = read_jsonl(self.path, repair=repair)
         if not lines:
             return []
         if lines[0] != self.header:

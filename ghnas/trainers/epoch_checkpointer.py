@@ -61,7 +61,7 @@ class EpochCheckpointer:
             if found != self.identity:
                 raise GhnasError(
                     f"{phase}: {path} trains {describe_identity(found)}, but this run trains "
-                    f"{describe_identity(self.identity)}; run without --resume"
+                    f"{describe_identity(self.identity)}; use another OUTPUT_DIR or --overwrite"
                 )
             start = self.checkpointer.resume_or_load(path, resume=True).get("epoch", -1) + 1
             logger.info(f"{phase}: resuming at epoch {start}")

@@ -46,6 +46,7 @@ from ghnas.engine.distributed import (
     get_rank,
     get_world_size,
     is_main_process,
+    on_main_process,
     synchronize,
 )
 from ghnas.engine.per_rank_state import PerRankState
@@ -59,6 +60,7 @@ from ghnas.layers.batch_statistics import (
 )
 from ghnas.search_spaces import build_search_space
 from ghnas.trainers.build import TRAINER_REGISTRY
+from ghnas.utils.checkpoint import readable_checkpoint
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
 from ghnas.utils.rng_state import RNGState
@@ -274,9 +276,12 @@ class GHNTrainer:
         """Write ``model_final.pth`` from the last checkpoint when a kill came between saving
         the last iteration and the final file (both are saved at the last iteration)."""
         final = os.path.join(self.checkpointer.save_dir, "model_final.pth")
-        if is_main_process() and not PathManager.exists(final):
-            logger.info(f"{self.phase}: writing the missing {final} from the last checkpoint")
-            self.checkpointer.save("model_final", **checkpoint)  # its state is loaded already
+        if on_main_process(lambda: readable_checkpoint(final)):
+            return
+        if self.world_size > 1:
+            self.rng_state.gather()  # the checkpoint holds every rank's generators
+        logger.info(f"{self.phase}: writing the missing {final} from the last checkpoint")
+        self.checkpointer.save("model_final", **checkpoint)  # its state is loaded already
         synchronize()
 
     def draw_counts(self, iteration: int) -> dict:

@@ -25,12 +25,13 @@ PathManager = _PM()
 
 def write_atomically(path: str, data, write=None) -> None:
     """Replace the local file ``path`` by ``data`` so that a kill leaves the old file or the new
-    one, never a part: write ``<path>.tmp``, fsync it, rename it over ``path``, fsync the folder.
+    one, never a part: write ``<path>.<pid>.tmp``, fsync it, rename it over ``path``, fsync the
+    folder.
 
     ``data`` is ``str`` or ``bytes``; or pass ``write(f)`` to fill the binary file ``f`` (as
     ``torch.save`` does) and ``data`` None.
     """
-    tmp = f"{path}.tmp"
+    tmp = f"{path}.{os.getpid()}.tmp"  # two processes sharing a folder never share one
     with open(tmp, "wb") as f:
         if write is not None:
             write(f)
@@ -66,13 +67,14 @@ def append_jsonl_line(path: str, record: dict) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: str) -> list[dict]:
+def read_jsonl(path: str, repair: bool = True) -> list[dict]:
     """Return the records of the JSON-lines file ``path``, in order (``[]`` if it is missing).
 
     The last line is the only one an interrupted :func:`append_jsonl_line` can damage: when it
     lacks its final newline or does not parse as a JSON object, it is dropped, truncated off the
     file (so later appends start on a fresh line) and a warning is logged. A malformed line
     anywhere else raises :class:`GhnasError` naming the file and the line number (1-based).
+    With ``repair`` False the file is only read (a check before the run holds its folder).
     """
     if not PathManager.exists(path):
         return []
@@ -87,12 +89,13 @@ def read_jsonl(path: str) -> list[dict]:
         record = _parse(line)
         if record is None:
             if number == len(complete) and not tail:
-                _drop_tail(path, offset, number, len(data))
+                if repair:
+                    _drop_tail(path, offset, number, len(data))
                 return records
             raise GhnasError(f"{path}: line {number} is not a JSON object: {line[:80]!r}")
         records.append(record)
         offset += len(line) + 1
-    if tail:
+    if tail and repair:
         _drop_tail(path, offset, len(complete) + 1, len(data))
     return records
 

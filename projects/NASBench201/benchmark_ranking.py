@@ -111,6 +111,8 @@ def main(args) -> dict:
     cfg = config_from_args(args, add_nasbench201_config)
     if cfg.DATASETS.NAME != "npz":
         raise GhnasError("the benchmark scores on the arrays file's x_test: set DATASETS.NAME npz")
+    if not os.path.isfile(args.table):  # checked now, not after the GHN has trained
+        raise GhnasError(f"--table: {args.table} not found")
     splits = build_dataset(cfg)
     default_setup(cfg, args)
 

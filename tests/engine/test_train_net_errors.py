@@ -332,4 +332,4 @@ def test_final_resume_with_another_best_architecture_or_width(capsys, tmp_path):
         capsys, "--config-file", ANYTIME, *tiny, "PHASES", "['final']", "FINAL.MIN_CHANNELS", "1",
         "ANYTIME.FLOP_BUDGET", "1500000.0", "--resume",
     )  # fmt: skip
-    assert "run without --resume" in line
+    assert "use another OUTPUT_DIR or --overwrite" in line

@@ -219,7 +219,7 @@ def test_resume_refuses_a_checkpoint_of_another_width(tmp_path):
     write_results(cfg, splits)
     build_trainer(cfg, splits, "FINAL.TRAINER").train(resume=False)
     wider = tiny_cfg(tmp_path, "FINAL.INIT_CHANNELS", "5")
-    with pytest.raises(GhnasError, match="at C=4.*at C=5.*run without --resume"):
+    with pytest.raises(GhnasError, match="at C=4.*at C=5.*another OUTPUT_DIR or --overwrite"):
         build_trainer(wider, splits, "FINAL.TRAINER").train(resume=True)
 
 
