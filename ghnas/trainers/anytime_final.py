@@ -27,7 +27,7 @@ from ghnas.trainers.epoch_checkpointer import EpochCheckpointer
 from ghnas.trainers.lr_schedules import epoch_lr, step_decay_schedule
 from ghnas.trainers.searched import ranked_search_rows, space_at_width
 from ghnas.utils.errors import GhnasError
-from ghnas.utils.file_io import PathManager
+from ghnas.utils.file_io import write_atomically
 from ghnas.utils.rng_state import RNGState
 from ghnas.utils.visualization import plot_accuracy_vs_flops
 
@@ -146,8 +146,9 @@ class AnytimeFinalTrainer:
             "exits": exits,
             "predicted": {"auc": self.row["score"], "exits": self.row.get("exits")},
         }
-        with PathManager.open(os.path.join(self.output_dir, "results.json"), "w") as f:
-            json.dump(result, f, indent=2)
+        write_atomically(
+            os.path.join(self.output_dir, "results.json"), json.dumps(result, indent=2)
+        )
         curves = [{"label": f"trained, C={self.channels}", "flops": flops, "accuracy": accuracy,
                    "style": "--"}]  # fmt: skip
         if self.row.get("exits"):

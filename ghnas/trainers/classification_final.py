@@ -43,7 +43,7 @@ from ghnas.trainers.classification_run import ClassificationRun, dataset_accurac
 from ghnas.trainers.searched import ranked_search_rows, space_at_width
 from ghnas.trainers.top_best import pick_best
 from ghnas.utils.errors import GhnasError
-from ghnas.utils.file_io import PathManager
+from ghnas.utils.file_io import PathManager, write_atomically
 from ghnas.utils.flops import count_flops
 
 logger = logging.getLogger("ghnas")
@@ -276,16 +276,13 @@ def save_final_weights(path: str, network: torch.nn.Module, **extra: Any) -> Non
     ``last_checkpoint`` at it: a later ``--resume`` must find the last epoch's checkpoint, with
     its optimizer and generators, not these weights.
     """
-    with PathManager.open(path + ".tmp", "wb") as f:
-        torch.save({"model": network.state_dict(), **extra}, f)
-    os.replace(path + ".tmp", path)
+    state = {"model": network.state_dict(), **extra}
+    write_atomically(path, None, write=lambda f: torch.save(state, f))
 
 
 def _write_json(path: str, data: Dict[str, Any]) -> None:
     """Write ``data`` atomically (a crash never leaves a torn file)."""
-    with PathManager.open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(path + ".tmp", path)
+    write_atomically(path, json.dumps(data, indent=2))
 
 
 @TRAINER_REGISTRY.register()
