@@ -21,6 +21,9 @@ LOCK_NAME = ".lock"
 RUN_MARKERS = ("config.yaml", "ghn", "search", "final", "correlation", "one_shot", "ablation",
                "export", "metrics.jsonl")  # fmt: skip
 
+REFUSAL = ("OUTPUT_DIR {path} already holds a run; pass --resume to continue it or --overwrite "
+           "to start again (the old run is moved aside)")  # fmt: skip
+
 _held: Optional[TextIO] = None  # the open lock file of this process's claimed folder
 
 
@@ -63,6 +66,9 @@ def claim_output_dir(
     if resume and overwrite:
         raise GhnasError("--resume continues the run in OUTPUT_DIR and --overwrite replaces it; "
                          "give one of them")  # fmt: skip
+    refuse_fresh = fresh_run and not resume and not overwrite
+    if refuse_fresh and holds_run(path):  # refused before even the lock file is made
+        raise GhnasError(REFUSAL.format(path=path))
     try:
         os.makedirs(path, exist_ok=True)
         lock = open(os.path.join(path, LOCK_NAME), "a+")
@@ -79,12 +85,9 @@ def claim_output_dir(
     _held = lock
     aside = None
     if fresh_run and not resume and holds_run(path):
-        if not overwrite:
+        if not overwrite:  # a run that appeared while this one waited for the lock
             release_output_dir()
-            raise GhnasError(
-                f"OUTPUT_DIR {path} already holds a run; pass --resume to continue it or "
-                "--overwrite to start again (the old run is moved aside)"
-            )
+            raise GhnasError(REFUSAL.format(path=path))
         aside = move_run_aside(path)
     lock.seek(0)
     lock.truncate()

@@ -119,3 +119,38 @@ def test_resumed_ranks_continue_their_own_streams(work):
     for rank in range(WORLD_SIZE):
         assert full[rank]["architectures"] == split[rank]["architectures"], rank
         assert torch.equal(full[rank]["torch"], split[rank]["torch"]), rank
+
+
+def test_a_folder_refused_on_rank_0_ends_every_rank_with_one_line(tmp_path):
+    """Rank 0 alone claims OUTPUT_DIR; its refusal (the folder holds a run) must reach the
+    other ranks instead of leaving them waiting at a barrier."""
+    out = tmp_path / "used"
+    out.mkdir()
+    (out / "config.yaml").write_text("SEED: 0\n")  # a run was here
+    port, processes = str(free_port()), []
+    repo = Path(__file__).resolve().parents[2]
+    command = [sys.executable, str(repo / "tools" / "train_net.py"), "--config-file",
+               str(repo / "configs" / "quick" / "classification.yaml"),
+               "OUTPUT_DIR", str(out)]  # fmt: skip
+    for rank in range(WORLD_SIZE):
+        env = {
+            **os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port, "WORLD_SIZE": str(WORLD_SIZE), "RANK": str(rank),
+            "LOCAL_RANK": str(rank), "PYTHONPATH": str(repo),
+        }  # fmt: skip
+        processes.append(subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True,
+                                          stdout=subprocess.DEVNULL))  # fmt: skip
+    try:
+        for rank, process in enumerate(processes):
+            err = process.communicate(timeout=TIMEOUT)[1]
+            assert process.returncode == 2, f"rank {rank}: {err[-2000:]}"
+            assert err.strip().splitlines()[-1].startswith("ghnas: error: OUTPUT_DIR"), err
+            assert "already holds a run" in err
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a rank did not end within {TIMEOUT} s: it waits for rank 0 (a hang)")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]  # nothing written
