@@ -211,21 +211,22 @@ class GHNTrainer:
             fused=cfg.MODEL.FUSED_NETWORKS,
         )
 
-    def check_resume(self) -> None:
-        """Raise :class:`GhnasError` if the checkpoint ``--resume`` would continue belongs to
-        another training (reads only; a folder without one passes)."""
-        if self.checkpointer.has_checkpoint():
-            path = self.checkpointer.get_checkpoint_file()
-            check_identity(read_checkpoint(path), self.identity, path)
+    def check_resume(self):
+        """The checkpoint ``--resume`` would continue (None when there is none), after raising
+        :class:`GhnasError` if it belongs to another training (reads only)."""
+        if not self.checkpointer.has_checkpoint():
+            return None
+        path = self.checkpointer.get_checkpoint_file()
+        check_identity(read_checkpoint(path), self.identity, path)
+        return path
 
     def train(self, resume: bool = False):
         """Run (or, with ``resume``, continue) training; returns the trained GHN."""
         start_iter, seconds, checkpoint = 0, 0.0, {}
         if is_main_process():
             PathManager.mkdirs(self.checkpointer.save_dir)
-        if resume and self.checkpointer.has_checkpoint():
-            self.check_resume()
-            path = self.checkpointer.get_checkpoint_file()
+        path = self.check_resume() if resume else None
+        if path is not None:
             checkpoint = self.checkpointer.resume_or_load(path, resume=True)
             start_iter = checkpoint.get("iteration", -1) + 1
             seconds = float(checkpoint.get("train_seconds", 0.0))

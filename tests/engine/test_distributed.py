@@ -21,6 +21,7 @@ from ghnas.search import RandomSearch
 from ghnas.trainers import GHNTrainer
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
+REPO = Path(__file__).resolve().parents[2]
 WORLD_SIZE = 2
 TIMEOUT = 120
 
@@ -31,19 +32,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(work: Path) -> None:
-    """Run the ranks to the end like ``torchrun --nproc_per_node 2`` would; fail on a hang."""
-    port = str(free_port())
-    processes = []
+def start_ranks(command, per_rank):
+    """Start ``command`` as ``WORLD_SIZE`` ranks with torchrun's environment; ``per_rank(rank)``
+    gives each rank's extra ``subprocess.Popen`` arguments (where its output goes)."""
+    port, processes = str(free_port()), []
     for rank in range(WORLD_SIZE):
         env = {
             **os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": port, "WORLD_SIZE": str(WORLD_SIZE), "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
+            "LOCAL_RANK": str(rank), "PYTHONPATH": str(REPO),
         }  # fmt: skip
+        processes.append(subprocess.Popen(command, env=env, **per_rank(rank)))
+    return processes
+
+
+def kill_leftovers(processes) -> None:
+    """Kill the ranks still running (after a failure or a hang)."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def launch(work: Path) -> None:
+    """Run the ranks to the end like ``torchrun --nproc_per_node 2`` would; fail on a hang."""
+
+    def logs(rank):
         log = open(work / f"rank{rank}.log", "w")
-        command = [sys.executable, str(WORKER), str(work)]
-        processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
+        return {"stdout": log, "stderr": log}
+
+    processes = start_ranks([sys.executable, str(WORKER), str(work)], per_rank=logs)
     deadline = time.time() + TIMEOUT
     try:
         for rank, process in enumerate(processes):
@@ -53,10 +71,7 @@ def launch(work: Path) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail(f"the ranks did not finish within {TIMEOUT} s (a hang?)")
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        kill_leftovers(processes)
 
 
 @pytest.fixture(scope="module")
@@ -127,19 +142,11 @@ def test_a_folder_refused_on_rank_0_ends_every_rank_with_one_line(tmp_path):
     out = tmp_path / "used"
     out.mkdir()
     (out / "config.yaml").write_text("SEED: 0\n")  # a run was here
-    port, processes = str(free_port()), []
-    repo = Path(__file__).resolve().parents[2]
-    command = [sys.executable, str(repo / "tools" / "train_net.py"), "--config-file",
-               str(repo / "configs" / "quick" / "classification.yaml"),
+    command = [sys.executable, str(REPO / "tools" / "train_net.py"), "--config-file",
+               str(REPO / "configs" / "quick" / "classification.yaml"),
                "OUTPUT_DIR", str(out)]  # fmt: skip
-    for rank in range(WORLD_SIZE):
-        env = {
-            **os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": port, "WORLD_SIZE": str(WORLD_SIZE), "RANK": str(rank),
-            "LOCAL_RANK": str(rank), "PYTHONPATH": str(repo),
-        }  # fmt: skip
-        processes.append(subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True,
-                                          stdout=subprocess.DEVNULL))  # fmt: skip
+    piped = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    processes = start_ranks(command, per_rank=lambda rank: piped)
     try:
         for rank, process in enumerate(processes):
             err = process.communicate(timeout=TIMEOUT)[1]
@@ -149,8 +156,5 @@ def test_a_folder_refused_on_rank_0_ends_every_rank_with_one_line(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail(f"a rank did not end within {TIMEOUT} s: it waits for rank 0 (a hang)")
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        kill_leftovers(processes)
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]  # nothing written
