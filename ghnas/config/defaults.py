@@ -287,6 +287,17 @@ _C.CORRELATION.TOP_CANDIDATES = 100
 _C.CORRELATION.BOOTSTRAP_RESAMPLES = 1000
 
 # ---------------------------------------------------------------------------------------------
+# Training-free baselines (ghnas/evaluation/zero_cost.py), reported beside the GHN by the
+# correlation benchmark and the NAS-Bench-201 ranking benchmark
+# ---------------------------------------------------------------------------------------------
+_C.ZERO_COST = _FvcoreCfgNode()
+# Registered zero-cost estimators, each on a freshly initialised network per architecture
+# (seeded by SEED and the architecture). Empty = parameter count and FLOPs only.
+_C.ZERO_COST.ESTIMATORS = ["naswot", "synflow", "snip", "grad_norm", "jacob_cov"]
+# Images of the one seeded mini-batch they read (synflow reads one all-ones image of its shape).
+_C.ZERO_COST.BATCH_SIZE = 64
+
+# ---------------------------------------------------------------------------------------------
 # Ablation sweep of the correlation benchmark (Figure 5, Table 5)
 # ---------------------------------------------------------------------------------------------
 _C.ABLATION = _FvcoreCfgNode()

@@ -3,7 +3,8 @@
 
     python projects/NASBench201/benchmark_ranking.py \
         --config-file projects/NASBench201/configs/quick.yaml \
-        [--num-archs 200] [--table ../shared/data/nasbench201/nasbench201.csv] [KEY VALUE ...]
+        [--num-archs 200|all] [--seeds 0,1,2] [--table ../shared/data/nasbench201/nasbench201.csv] \
+        [KEY VALUE ...]
 
 Protocol (in this order, so nothing that ranks can see the ground truth):
 1. train the GHN on the arrays file's ``x_train`` only (the "ghn" phase; resumable);
@@ -15,16 +16,22 @@ Protocol (in this order, so nothing that ranks can see the ground truth):
    per-architecture forward of the same networks (their own weights, built outside the timer) on
    the same images, as written (NCHW) and in channels-last, to compare with the whole scoring
    (weight generation included);
-4. only then read the accuracies and report Kendall τ-b, Spearman ρ and Pearson r over all and
-   over the better half (⌈n/2⌉ by ground truth, index tie-break), and precision@top-5%, for the
-   GHN and for the baselines measured in the same run: parameter count of the built networks
-   and the table's 12-epoch training (``cifar10valid_xvalid_acc_12ep``).
+   Beside each architecture's GHN score, the training-free baselines of the same architecture
+   on the benchmark's own network (``--baseline-network``, C=16 and 5 cells per stage, as
+   published): parameter count, FLOPs and every ``ZERO_COST.ESTIMATORS`` estimator on one seeded
+   mini-batch of ``x_test`` (``ghnas/evaluation/zero_cost.py``);
+4. only then read the accuracies and report Kendall τ-b (with its 95% bootstrap interval),
+   Spearman ρ and Pearson r over all and over the better half (⌈n/2⌉ by ground truth, index
+   tie-break), and precision@top-5%, for the GHN, the baselines and the table's 12-epoch
+   training (``cifar10valid_xvalid_acc_12ep``); over all scored architectures and over one per
+   isomorphism class (``nats_unique_str``, the de-duplicated view).
+With ``--seeds``, each seed trains its own GHN and draws its own sample in
+``OUTPUT_DIR/seed_<s>``, and a summary gives τ per seed and mean ± sd of each metric.
 It also counts how many isomorphs (``nats_unique_str``) of the scored architectures the GHN met
 in training, by replaying the trainer's seeded architecture stream.
 """
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -33,19 +40,31 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from tabulate import tabulate
 
 PROJECT = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT))
 from nasbench201 import NB201Architecture, add_nasbench201_config  # noqa: E402
+from nasbench201.ranking import (  # noqa: E402
+    baseline_network,
+    estimator_row,
+    isomorphs_met,
+    parse_num_archs,
+    parse_seeds,
+    plain_forward_rate,
+    print_report,
+    read_columns,
+    sample_indices,
+    summarise_seeds,
+    synchronize,
+    unique_classes,
+)
 
 from ghnas.data import build_dataset, evaluation_batches  # noqa: E402
 from ghnas.engine import config_from_args, default_setup, run_cli  # noqa: E402
-from ghnas.evaluation import correlations, precision_at_k, top_half_correlations  # noqa: E402
+from ghnas.evaluation.baseline_scorer import BaselineScorer  # noqa: E402
 from ghnas.ghn import build_ghn  # noqa: E402
 from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights  # noqa: E402
-from ghnas.layers.batch_statistics import batch_statistics  # noqa: E402
 from ghnas.search import ArchitectureScorer, ResultStore, count_parameters  # noqa: E402
 from ghnas.search.random_search import state_fingerprint  # noqa: E402
 from ghnas.search_spaces import build_search_space  # noqa: E402
@@ -53,79 +72,64 @@ from ghnas.selection import build_criterion  # noqa: E402
 from ghnas.trainers import build_trainer  # noqa: E402
 from ghnas.utils.errors import GhnasError  # noqa: E402
 
-TOTAL = 15625
 TRUTH, SHORT_TRAINING = "cifar10_test_acc_200ep", "cifar10valid_xvalid_acc_12ep"
 
 
-def read_columns(path: str, columns):
-    """The named columns of the table, by arch_index (one pass, nothing else kept)."""
-    if not os.path.isfile(path):
-        raise GhnasError(f"--table: {path} not found")
-    with open(path, newline="") as f:
-        return {int(r["arch_index"]): [r[c] for c in columns] for r in csv.DictReader(f)}
-
-
-def plain_forward_rate(space, archs, batches, channels_last: bool) -> float:
-    """Archs/s of an ordinary forward of each network (its own weights, BN on batch statistics)
-    on ``batches``. Building a network is not timed; one network exists at a time."""
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    images = [x.contiguous(memory_format=memory_format) for x, _ in batches]
-
-    def build(arch):
-        return space.build_network(arch).to(images[0].device, memory_format=memory_format)
-
-    forward_seconds(build(archs[0]), images)  # warm-up, not counted
-    return len(archs) / sum(forward_seconds(build(arch), images) for arch in archs)
-
-
-def forward_seconds(network, images) -> float:
-    """Seconds of ``network`` over ``images``, BN on batch statistics."""
-    start = time.perf_counter()
-    with torch.no_grad(), batch_statistics(network):
-        for x in images:
-            network(x)
-    _synchronize(images[0].device)
-    return time.perf_counter() - start
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def estimator_row(name, predicted, truth, keys, cost):
-    k = max(1, round(0.05 * len(truth)))
-    every, half = correlations(predicted, truth), top_half_correlations(predicted, truth, keys)
-    row = {
-        "estimator": name,
-        "cost": cost,
-        "precision@5%": precision_at_k(predicted, truth, keys, k),
-    }
-    row.update({f"{m} (all)": every[m] for m in ("kendall", "spearman", "pearson")})
-    row.update({f"{m} (top half)": half[m] for m in ("kendall", "spearman", "pearson")})
-    return row
-
-
 def main(args) -> dict:
-    started = time.perf_counter()
+    """One seed's report, or with ``--seeds`` every seed's and their summary."""
     cfg = config_from_args(args, add_nasbench201_config)
     if cfg.DATASETS.NAME != "npz":
         raise GhnasError("the benchmark scores on the arrays file's x_test: set DATASETS.NAME npz")
     if not os.path.isfile(args.table):  # checked now, not after the GHN has trained
         raise GhnasError(f"--table: {args.table} not found")
+    parse_num_archs(args.num_archs), baseline_network(args.baseline_network)
+    if not args.seeds:
+        return run_seed(cfg, args)
+    seeds = parse_seeds(args.seeds)
+    reports = [run_seed(seed_config(cfg, seed), args) for seed in seeds]
+    summary = {
+        "seeds": seeds,
+        "per_seed": dict(zip(map(str, seeds), reports)),
+        "summary": summarise_seeds(seeds, reports),
+        "summary_unique": summarise_seeds(seeds, reports, view="estimators_unique"),
+    }
+    with open(os.path.join(cfg.OUTPUT_DIR, "seeds.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(f"\nover seeds {args.seeds}: every scored architecture")
+    print(tabulate(summary["summary"], headers="keys", tablefmt="github"))
+    print("one architecture per isomorphism class")
+    print(tabulate(summary["summary_unique"], headers="keys", tablefmt="github"))
+    return summary
+
+
+def seed_config(cfg, seed: int):
+    """``cfg`` for one seed of a ``--seeds`` run, in its own folder."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.SEED, cfg.OUTPUT_DIR = seed, os.path.join(cfg.OUTPUT_DIR, f"seed_{seed}")
+    cfg.freeze()
+    return cfg
+
+
+def run_seed(cfg, args) -> dict:
+    """Train the GHN, score the sample (GHN and baselines), time the plain forward, report."""
+    started = time.perf_counter()
     splits = build_dataset(cfg)
+    channels, cells = baseline_network(args.baseline_network)
+    baseline_cfg = cfg.clone()
+    baseline_cfg.defrost()
+    baseline_cfg.NASBENCH201.CHANNELS, baseline_cfg.NASBENCH201.CELLS_PER_STAGE = channels, cells
+    baselines = BaselineScorer.from_config(
+        baseline_cfg, build_search_space(baseline_cfg, splits.meta), splits.test, splits.meta
+    )
     default_setup(cfg, args)
 
     build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)  # x_train only
     space = build_search_space(cfg, splits.meta)
     ghn = build_ghn(cfg, space)
     checkpoint = load_ghn_weights(ghn, final_checkpoint_path(cfg.OUTPUT_DIR), cfg, space)
-
     strings = read_columns(args.table, ["arch_str"])
-    k = TOTAL if args.num_archs <= 0 else min(args.num_archs, TOTAL)
-    indices = sorted(
-        np.random.default_rng([cfg.SEED, 201]).choice(TOTAL, k, replace=False).tolist()
-    )
+    indices = sample_indices(cfg.SEED, parse_num_archs(args.num_archs))
     archs = [NB201Architecture.from_string(strings[i][0]) for i in indices]
     batches = evaluation_batches(
         dataset=splits.test, meta=splits.meta, num_images=len(splits.test),
@@ -135,85 +139,101 @@ def main(args) -> dict:
         ghn=ghn, space=space, criterion=build_criterion(cfg), batches=batches,
         arch_batch=cfg.SEARCH.ARCH_BATCH, fused=cfg.MODEL.FUSED_NETWORKS,
     )  # fmt: skip
-    out = os.path.join(cfg.OUTPUT_DIR, "benchmark")
-    os.makedirs(out, exist_ok=True)
     header = {"space": space.name, "space_settings": space.describe(), "seed": cfg.SEED,
               "eval_images": len(splits.test), "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE,
               "split": "x_test", "arch_batch": cfg.SEARCH.ARCH_BATCH,
-              "ghn_fingerprint": state_fingerprint(ghn)}  # fmt: skip
+              "ghn_fingerprint": state_fingerprint(ghn),
+              "baselines": {"network": [channels, cells], "estimators": baselines.names,
+                            "batch_size": baseline_cfg.ZERO_COST.BATCH_SIZE}}  # fmt: skip
+    deadline = started + 60 * args.time_limit if args.time_limit > 0 else math.inf
+    rows, timing = score_sample(cfg, args, header, scorer, baselines, zip(indices, archs), deadline)
+    measured = [a for i, a in zip(indices, archs) if i in rows][: args.baseline_archs]
+    timing["plain_forward_archs_per_s"] = plain_forward_rate(space, measured, batches, False)
+    timing["plain_forward_channels_last_archs_per_s"] = plain_forward_rate(
+        space, measured, batches, True
+    )
+    timing["plain_forward_archs_measured"] = len(measured)
+    timing["ghn_training_seconds"] = checkpoint.get("train_seconds")
+    indices = [i for i in indices if i in rows]  # those scored, if the time limit cut the run
+    network = (f"C={channels}, N={cells}", baselines.estimator_names)
+    report = evaluate(cfg, args, splits, rows, indices, strings, timing, network)
+    with open(os.path.join(cfg.OUTPUT_DIR, "benchmark", "ranking.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    print_report(report)
+    return report
+
+
+def score_sample(cfg, args, header, scorer, baselines, todo, deadline):
+    """Score what ``results.jsonl`` lacks, chunk by chunk, until done or ``deadline``."""
+    out = os.path.join(cfg.OUTPUT_DIR, "benchmark")
+    os.makedirs(out, exist_ok=True)
     store = ResultStore(os.path.join(out, "results.jsonl"), header)
     rows = {r["arch_index"]: r for r in store.open(resume=args.resume)}
-    todo = [(i, a) for i, a in zip(indices, archs) if i not in rows]
-    deadline = started + 60 * args.time_limit if args.time_limit > 0 else math.inf
-    scored, seconds = 0, 0.0
+    todo = [(i, a) for i, a in todo if i not in rows]
+    scored, seconds, baseline_seconds = 0, 0.0, 0.0
     for chunk in scorer.chunks(todo):
         if time.perf_counter() > deadline:
             break
         start = time.perf_counter()
         results = scorer.evaluate_chunk([a for _, a in chunk])
-        _synchronize(batches[0][0].device)
+        synchronize(scorer.batches[0][0].device)
         seconds += time.perf_counter() - start
         scored += len(chunk)
+        start = time.perf_counter()
         for (index, arch), result in zip(chunk, results):
+            values, spent = baselines.score(arch)
             row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, **result,
-                   "params": count_parameters(space, arch), "flops": space.analytic_flops(arch),
-                   "arch_index": index}  # fmt: skip
+                   "params": count_parameters(scorer.space, arch),
+                   "flops": scorer.space.analytic_flops(arch), "arch_index": index,
+                   "baselines": values, "baseline_seconds": spent}  # fmt: skip
             store.append(row)
             rows[index] = row
-    if not scored and not rows:
+        baseline_seconds += time.perf_counter() - start
+    if not rows:
         raise GhnasError("--time-limit ran out before any architecture was scored")
-    ranking_rate = scored / seconds if seconds else math.nan
-    measured = [a for i, a in zip(indices, archs) if i in rows][: args.baseline_archs]
-    plain_rate = plain_forward_rate(space, measured, batches, channels_last=False)
-    plain_cl_rate = plain_forward_rate(space, measured, batches, channels_last=True)
-    indices = [i for i in indices if i in rows]  # those scored, if the time limit cut the run
-    archs = [NB201Architecture.from_dict(rows[i]["arch"]) for i in indices]
-    scores = [rows[i]["score"] for i in indices]
-    params = [rows[i]["params"] for i in indices]
+    timing = {
+        "ranking_archs_per_s": scored / seconds if seconds else math.nan,
+        "ranked_this_run": scored,
+        "ghn_scoring_seconds": seconds,
+        "baseline_seconds": baseline_seconds,
+    }
+    return rows, timing
 
-    # Only now: the ground truth.
+
+def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines) -> dict:
+    """Only now: the ground truth, and every estimator's metrics against it. ``baselines`` is
+    the baselines' network, as shown, and their names (rows store them sorted)."""
+    network, names = baselines
     table = read_columns(args.table, [TRUTH, SHORT_TRAINING, "nats_unique_str"])
     truth = [float(table[i][0]) for i in indices]
-    twelve = [float(table[i][1]) for i in indices]
-    training_space = build_search_space(cfg, splits.meta, training=True)
-    replay = np.random.default_rng([cfg.SEED, 1])  # the GHN trainer's architecture stream
-    by_string = {s[0]: i for i, s in strings.items()}
-    seen = {table[by_string[training_space.sample(replay).to_string()]][2]
-            for _ in range(cfg.SOLVER.MAX_ITER * cfg.GHN.META_BATCH)}  # fmt: skip
-    met = sum(table[i][2] in seen for i in indices)
-
-    cost = f"{1 / ranking_rate:.3f} s/arch"
-    estimators = [estimator_row(f"GHN ({cfg.SEARCH.CRITERION})", scores, truth, indices, cost)]
+    cost = f"{1 / timing['ranking_archs_per_s']:.3f} s/arch" if timing["ranked_this_run"] else "-"
+    scores = {f"GHN ({cfg.SEARCH.CRITERION})": ([rows[i]["score"] for i in indices], cost)}
     if cfg.SEARCH.CRITERION != "accuracy" and all("accuracy" in rows[i] for i in indices):
         accuracy = [rows[i]["accuracy"] for i in indices]  # the same pass, read by argmax
-        estimators.append(estimator_row("GHN (accuracy)", accuracy, truth, indices, cost))
-    estimators += [
-        estimator_row("parameter count", params, truth, indices, "0"),
-        estimator_row("12-epoch training (table)", twelve, truth, indices, "12 epochs/arch"),
-    ]
-    report = {
+        scores["GHN (accuracy)"] = (accuracy, cost)
+    for name in names:
+        per_arch = np.mean([rows[i]["baseline_seconds"][name] for i in indices])
+        values = [rows[i]["baselines"][name] for i in indices]
+        scores[f"{name} ({network})"] = (values, f"{per_arch:.3f} s/arch")
+    scores["12-epoch training (table)"] = ([float(table[i][1]) for i in indices], "12 epochs/arch")
+    unique = unique_classes(indices, {i: table[i][2] for i in indices})
+
+    def rows_for(positions):
+        keys, true = [indices[p] for p in positions], [truth[p] for p in positions]
+        return [
+            estimator_row(name, [values[p] for p in positions], true, keys, cost,
+                          resamples=args.bootstrap, seed=cfg.SEED)
+            for name, (values, cost) in scores.items()
+        ]  # fmt: skip
+
+    return {
         "num_archs": len(indices),
-        "ghn_training_seconds": checkpoint.get("train_seconds"),
-        "ranking_archs_per_s": ranking_rate,
-        "ranked_this_run": scored,
-        "plain_forward_archs_per_s": plain_rate,
-        "plain_forward_channels_last_archs_per_s": plain_cl_rate,
-        "plain_forward_archs_measured": len(measured),
-        "isomorphs_met_in_training": met,
-        "estimators": estimators,
+        "num_unique": len(unique),
+        **timing,
+        "isomorphs_met_in_training": isomorphs_met(cfg, splits, strings, table, indices),
+        "estimators": rows_for(range(len(indices))),
+        "estimators_unique": rows_for(unique),
     }
-    with open(os.path.join(out, "ranking.json"), "w") as f:
-        json.dump(report, f, indent=2)
-    shown = [{k: (f"{v:.3f}" if isinstance(v, float) and not math.isnan(v) else v)
-              for k, v in r.items()} for r in estimators]  # fmt: skip
-    print(f"{len(indices)} architectures; GHN trained {report['ghn_training_seconds']:.0f} s; "
-          f"{met} scored architectures had an isomorph in GHN training")  # fmt: skip
-    print(f"ranking (weight generation + evaluation): {ranking_rate:.1f} archs/s over {scored}; "
-          f"plain forward over {len(measured)}: {plain_rate:.1f} archs/s "
-          f"({ranking_rate / plain_rate:.2f}x), channels-last {plain_cl_rate:.1f} archs/s "
-          f"({ranking_rate / plain_cl_rate:.2f}x)")  # fmt: skip
-    print(tabulate(shown, headers="keys", tablefmt="github"))
-    return report
 
 
 def parser() -> argparse.ArgumentParser:
@@ -223,7 +243,15 @@ def parser() -> argparse.ArgumentParser:
         "nasbench201", "nasbench201.csv",
     )  # fmt: skip
     p.add_argument("--config-file", required=True, metavar="FILE")
-    p.add_argument("--num-archs", type=int, default=200, help="K sampled indices (0: all)")
+    p.add_argument("--num-archs", default="200", help="K sampled indices ('all' or 0: all 15,625)")
+    p.add_argument("--seeds", default="", metavar="S,S,...",
+                   help="one GHN and one sample per seed, each in OUTPUT_DIR/seed_<s>, and a "
+                   "summary over them (default: SEED alone, in OUTPUT_DIR)")  # fmt: skip
+    p.add_argument("--baseline-network", default="16,5", metavar="C,N",
+                   help="channels and cells per stage of the networks the training-free "
+                   "baselines are computed on (the benchmark's: 16,5)")  # fmt: skip
+    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                   help="resamples of the 95%% bootstrap interval of τ")  # fmt: skip
     p.add_argument("--table", default=default_table, help="the ground-truth CSV")
     p.add_argument(
         "--resume",

@@ -341,27 +341,32 @@ def _core_cfg():
 
 
 def test_ranking_benchmark_runs_end_to_end(tmp_path):
-    """A tiny benchmark: GHN on x_train, K=12 scored on x_test, metrics after scoring."""
+    """A tiny benchmark: GHN on x_train, K=12 scored on x_test with every baseline beside it,
+    metrics after scoring; resumed, nothing is scored again."""
     table = require_shared_file("nasbench201/nasbench201.csv")
     data = require_shared_file("cifar10/cifar10-1k.npz")
     import benchmark_ranking
 
     args = benchmark_ranking.parser().parse_args(
         ["--config-file", str(PROJECT / "configs" / "quick.yaml"), "--num-archs", "12",
-         "--table", str(table), "OUTPUT_DIR", str(tmp_path), "DATASETS.PATH", str(data),
-         "SOLVER.MAX_ITER", "3", "NASBENCH201.CHANNELS", "4"]
+         "--table", str(table), "--baseline-network", "4,1", "--bootstrap", "50",
+         "OUTPUT_DIR", str(tmp_path), "DATASETS.PATH", str(data), "SOLVER.MAX_ITER", "3",
+         "NASBENCH201.CHANNELS", "4", "ZERO_COST.BATCH_SIZE", "8"]
     )  # fmt: skip
     report = benchmark_ranking.main(args)
-    assert report["num_archs"] == 12
+    assert report["num_archs"] == 12 and report["num_unique"] <= 12
     names = [r["estimator"] for r in report["estimators"]]
-    assert names == ["GHN (expected_accuracy)", "GHN (accuracy)", "parameter count",
+    baselines = ["parameters", "FLOPs", "naswot", "synflow", "snip", "grad_norm", "jacob_cov"]
+    assert names == ["GHN (expected_accuracy)", "GHN (accuracy)",
+                     *[f"{b} (C=4, N=1)" for b in baselines],
                      "12-epoch training (table)"]  # fmt: skip
-    for row in report["estimators"]:
-        assert all(-1 <= row[k] <= 1 for k in row if "(all)" in k)
+    for row in report["estimators"] + report["estimators_unique"]:
+        assert all(-1 <= row[k] <= 1 for k in row if k.endswith("(all)")), row
     lines = (tmp_path / "benchmark" / "results.jsonl").read_text().splitlines()
     assert len(lines) == 13
     rows = [json.loads(line) for line in lines[1:]]
     assert all(0 <= r["score"] <= 1 and 0 <= r["accuracy"] <= 1 for r in rows)
+    assert all(set(r["baselines"]) == set(baselines) for r in rows)
 
     # Resumed: nothing is scored again and the report reads the same rows.
     again = benchmark_ranking.main(
@@ -377,4 +382,5 @@ def test_ranking_benchmark_runs_end_to_end(tmp_path):
 def args_list(args):
     """The command line of a parsed benchmark ``args`` (without --resume)."""
     return ["--config-file", args.config_file, "--num-archs", str(args.num_archs),
-            "--table", args.table, *args.opts]  # fmt: skip
+            "--table", args.table, "--baseline-network", args.baseline_network,
+            "--bootstrap", str(args.bootstrap), *args.opts]  # fmt: skip
