@@ -29,6 +29,7 @@ from tabulate import tabulate
 
 from ghnas.data import evaluation_batches
 from ghnas.data.fingerprint import dataset_fingerprint
+from ghnas.evaluation.baseline_scorer import BaselineScorer, check_zero_cost_config
 from ghnas.evaluation.ground_truth import (
     GroundTruthCache,
     GroundTruthTrainer,
@@ -38,6 +39,7 @@ from ghnas.evaluation.ground_truth import (
 from ghnas.evaluation.one_shot import OneShotModel
 from ghnas.evaluation.plots import plot_groups, plot_prediction_scatter
 from ghnas.evaluation.ranking_metrics import bootstrap_intervals, ranking_statistics
+from ghnas.evaluation.zero_cost import rankable
 from ghnas.ghn import build_ghn
 from ghnas.ghn.checkpoint import (
     final_checkpoint_path,
@@ -46,7 +48,6 @@ from ghnas.ghn.checkpoint import (
     read_checkpoint,
 )
 from ghnas.search.candidates import sample_distinct
-from ghnas.search.random_search import count_parameters
 from ghnas.search.scoring import ArchitectureScorer, scoring_batches
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
@@ -129,6 +130,7 @@ class CorrelationBenchmark:
             space, c.NUM_ARCHS, cfg.SEED, stream=HELD_OUT_STREAM, what="CORRELATION.NUM_ARCHS"
         )
         val_batches = scoring_batches(cfg, splits)
+        check_zero_cost_config(cfg, len(splits.val))
         test_batches = evaluation_batches(
             dataset=splits.test,
             meta=splits.meta,
@@ -284,18 +286,18 @@ class CorrelationBenchmark:
         return Estimator(name, scores, initial_seconds, per_arch)
 
     def static_estimators(self) -> List[Estimator]:
-        """Parameter count and FLOPs of the built networks."""
-        found = []
-        for name, measure in (
-            ("parameters", lambda a: count_parameters(self.space, a)),
-            ("FLOPs", self.space.analytic_flops),
-        ):
-            started = time.perf_counter()
-            values = [float(measure(a)) for a in self.archs]
-            found.append(
-                Estimator(name, values, None, (time.perf_counter() - started) / len(values))
-            )
-        return found
+        """The training-free baselines: parameter count, FLOPs and ZERO_COST.ESTIMATORS (each
+        on the architecture's own seeded network and one mini-batch of the validation split)."""
+        scorer = BaselineScorer.from_config(self.cfg, self.space, self.splits.val, self.splits.meta)
+        values = {name: [] for name in scorer.estimator_names}
+        seconds = {name: 0.0 for name in scorer.estimator_names}
+        for arch in self.archs:
+            found, spent = scorer.score(arch)
+            for name in values:
+                values[name].append(found[name])
+                seconds[name] += spent[name]
+        n = len(self.archs)
+        return [Estimator(name, rankable(values[name]), None, seconds[name] / n) for name in values]
 
     def snapshot_estimators(self, records) -> List[Estimator]:
         """SGD for k steps: snapshots of the ground-truth runs."""

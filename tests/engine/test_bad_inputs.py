@@ -211,8 +211,10 @@ def test_a_dataset_of_one_class(capsys, run_dir, tmp_path):
             "CORRELATION.CACHE_DIR: cannot write in /sys",
         ),
         (["CORRELATION.GHN_CHECKPOINT", "GHN_DIR"], "CORRELATION.GHN_CHECKPOINT: .* is a folder"),
+        (["ZERO_COST.ESTIMATORS", "['nasbot']"], "unknown zero-cost estimator 'nasbot'"),
+        (["ZERO_COST.BATCH_SIZE", 1], "ZERO_COST.BATCH_SIZE=1 must be between 2 and"),
     ],
-    ids=["unwritable-cache", "ghn-dir"],
+    ids=["unwritable-cache", "ghn-dir", "unknown-zero-cost", "zero-cost-batch"],
 )
 def test_bad_correlation_input(capsys, run_dir, tmp_path, overrides, expected):
     overrides = [str(run_dir / "ghn") if o == "GHN_DIR" else o for o in overrides]

@@ -50,7 +50,8 @@ def test_single_run_writes_table_results_and_figures(tmp_path, cache_dir):
         assert (out / name).stat().st_size > 0, name
     rows = read_jsonl(str(out / "results.jsonl"))
     assert len(rows) == NUM_ARCHS and summary["held_out_draws_in_ghn_training"] == 0
-    names = {"GHN", "one-shot", "parameters", "FLOPs", "SGD 2 steps", "SGD 10 steps"}
+    names = {"GHN", "one-shot", "parameters", "FLOPs", "SGD 2 steps", "SGD 10 steps",
+             "naswot", "synflow", "snip", "grad_norm", "jacob_cov"}  # fmt: skip
     assert set(summary["estimators"]) == names and set(rows[0]["scores"]) == names
     # Every statistic against scipy on the written rows (an independent recomputation).
     truth = [r["ground_truth"] for r in rows]
