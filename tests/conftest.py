@@ -1,7 +1,8 @@
 """Shared test fixtures: the real data in ../shared/data, found through GHNAS_SHARED_DATA.
 
 Where the data is absent (a user's machine) the tests that need it skip with the reason; CI sets
-GHNAS_REQUIRE_SHARED_DATA=1, which turns that skip into a failure.
+GHNAS_REQUIRE_SHARED_DATA=1, which turns that skip into a failure (also for a missing test-only
+package, see :func:`require_test_module`).
 """
 
 import os
@@ -38,3 +39,14 @@ def require_shared_file(relative: str) -> Path:
 def cifar10_1k() -> Path:
     """The 1,000-image CIFAR-10 arrays file."""
     return require_shared_file("cifar10/cifar10-1k.npz")
+
+
+def require_test_module(name: str, install: str):
+    """Import the test-only package ``name``; skip (or fail in CI) with how to ``install`` it."""
+    try:
+        return __import__(name)
+    except ImportError:
+        reason = f"the test-only package {name} is not installed ({install})"
+        if os.environ.get("GHNAS_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
