@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from tabulate import tabulate
 
 from ghnas.data import TrainBatchStream, evaluation_batches
+from ghnas.engine.distributed import get_world_size
 from ghnas.engine.progress import Progress
 from ghnas.search_spaces.width_fitting import largest_fitting_width
 from ghnas.selection import area_under_anytime_curve
@@ -52,6 +53,7 @@ class AnytimeFinalTrainer:
     @classmethod
     def from_config(cls, cfg, splits) -> "AnytimeFinalTrainer":
         """Best searched architecture, fitted to the budget, with its SGD recipe."""
+        check_single_process()
         row = ranked_search_rows(cfg)[0]
         space_at = space_at_width(cfg, splits.meta)
         arch = space_at(cfg.MODEL.INIT_CHANNELS).architecture_from_dict(row["arch"])
@@ -165,6 +167,16 @@ class AnytimeFinalTrainer:
             headers=["exit node", "cumulative MFLOPs", "accuracy (%)"], tablefmt="github",
         )  # fmt: skip
         logger.info(f"final: AUC {result['auc']:.4f} (predicted {self.row['score']:.4f})\n{table}")
+
+
+def check_single_process() -> None:
+    """The anytime final trainer is not data-parallel: under torchrun every rank would train the
+    same network in full and write the same checkpoints, so it refuses in one line instead."""
+    if get_world_size() > 1:
+        raise GhnasError(
+            f"FINAL.TRAINER anytime_final trains on one process and this run has "
+            f"{get_world_size()} (torchrun); run the final phase without torchrun"
+        )
 
 
 @TRAINER_REGISTRY.register()
