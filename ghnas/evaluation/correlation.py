@@ -36,14 +36,13 @@ from ghnas.evaluation.ground_truth import (
     TrainingRecipe,
     records_in_order,
 )
-from ghnas.evaluation.one_shot import OneShotModel
+from ghnas.evaluation.one_shot import train_one_shot
 from ghnas.evaluation.plots import plot_groups, plot_prediction_scatter
 from ghnas.evaluation.ranking_metrics import bootstrap_intervals, ranking_statistics
 from ghnas.evaluation.zero_cost import rankable
 from ghnas.ghn import build_ghn
 from ghnas.ghn.checkpoint import (
     final_checkpoint_path,
-    ghn_identity,
     load_ghn_weights,
     read_checkpoint,
 )
@@ -52,7 +51,6 @@ from ghnas.search.scoring import ArchitectureScorer, scoring_batches
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.trainers import build_trainer
-from ghnas.trainers.ghn_trainer import SOLVER_KEYS, GHNTrainer
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager, append_jsonl_line
 
@@ -238,34 +236,12 @@ class CorrelationBenchmark:
         return ghn.to(self.cfg.MODEL.DEVICE), data.get("train_seconds"), overlap
 
     def trained_one_shot(self, resume: bool):
-        """The one-shot model, trained like the GHN but at the evaluated node count."""
-        cfg, space = self.cfg, self.space
-        torch.manual_seed(cfg.SEED)
-        model = OneShotModel(space).to(cfg.MODEL.DEVICE)
-        directory = os.path.join(cfg.OUTPUT_DIR, "one_shot")
-        trainer = GHNTrainer.for_generator(
-            cfg,
-            self.splits,
-            generator=model,
-            space=space,
-            identity={
-                **ghn_identity(cfg, space),
-                "weight_generator": "one_shot",
-                "space_settings": space.describe(),
-                "seed": cfg.SEED,
-                "split": dataset_fingerprint(cfg),
-                "solver": {k: cfg.SOLVER[k] for k in SOLVER_KEYS},
-            },
-            arch_stream=ONE_SHOT_STREAM,
-            meta_batch=1,  # ENAS: one architecture per step
-            checkpoint_dir=directory,
-            phase="one_shot",
-            excluded_hashes=self.held_out,
-        )
-        trainer.train(resume=resume)
-        with PathManager.open(os.path.join(directory, "model_final.pth"), "rb") as f:
-            seconds = torch.load(f, map_location="cpu")["train_seconds"]
-        return model, seconds
+        """The one-shot model, trained like the GHN but at the evaluated node count, one
+        architecture per step (ENAS)."""
+        return train_one_shot(
+            self.cfg, self.splits, self.space, arch_stream=ONE_SHOT_STREAM, meta_batch=1,
+            excluded_hashes=self.held_out, resume=resume,
+        )  # fmt: skip
 
     def score_with(self, name: str, generator, initial_seconds) -> Estimator:
         """Accuracy on the validation subset with weights from ``generator`` (a GHN or one-shot)."""

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ghnas.structures.graph import ComputationGraph
+from ghnas.utils.errors import GhnasError
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,16 @@ class SearchSpace(ABC):
         means networks run one at a time.
         """
         return None
+
+    def one_shot_cover(self) -> List[Any]:
+        """Architectures whose graphs together request every weight the one-shot baseline
+        (:class:`~ghnas.evaluation.one_shot.OneShotModel`) shares: every parameter name with
+        every op that can own it. A space without them has no one-shot baseline."""
+        raise GhnasError(
+            f"the one-shot baseline needs search space '{self.name}' to name covering "
+            "architectures (SearchSpace.one_shot_cover) and it has none; leave the baseline out "
+            "(CORRELATION.ONE_SHOT False)"
+        )
 
     def draw(self, arch: Any, directory: str) -> List[str]:
         """Write PNG drawings of ``arch`` into ``directory``; returns their paths (none here)."""

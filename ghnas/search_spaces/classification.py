@@ -116,6 +116,17 @@ class ClassificationSearchSpace(SearchSpace):
     def architecture_from_dict(self, data: Dict) -> BlockArchitecture:
         return BlockArchitecture.from_dict(data)
 
+    def one_shot_cover(self) -> List[BlockArchitecture]:
+        """One block per op with that op at every position and every op node a leaf.
+
+        Node 0 reads input 0, node 1 input 1 and the others input 0 (a single node reads both),
+        so every node is a leaf: the graphs request every (position, op) weight and every leaf
+        chunk of the next block's bottlenecks and of the classifier.
+        """
+        n = self.num_nodes
+        parents = [(0,), (1,)] + [(0,)] * (n - 2) if n > 1 else [(0, 1)]
+        return [BlockArchitecture((op,) * n, tuple(parents)) for op in OP_NAMES]
+
     def build_network(
         self, arch: BlockArchitecture, auxiliary: bool = False
     ) -> ClassificationNetwork:

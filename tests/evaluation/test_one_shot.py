@@ -1,19 +1,23 @@
 """The one-shot baseline: exactly the requested weights, shared per (block, position, op)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from ghnas.config import get_cfg
 from ghnas.data.metadata import DatasetMetadata
 from ghnas.evaluation.one_shot import OneShotModel
 from ghnas.layers.batch_statistics import (
     instantiate_for_generated_weights,
     run_with_generated_weights,
 )
-from ghnas.search_spaces import ClassificationSearchSpace
+from ghnas.search_spaces import ClassificationSearchSpace, build_search_space
 from ghnas.structures.architecture import BlockArchitecture
 from ghnas.utils.errors import GhnasError
 
+REPO = Path(__file__).resolve().parents[2]
 META = DatasetMetadata(num_classes=10, channels=3, image_size=8, mean=(0.5,) * 3, std=(0.25,) * 3)
 
 
@@ -82,8 +86,8 @@ def test_other_node_count_and_other_space_are_refused():
     with pytest.raises(GhnasError, match="blocks of 5 nodes, not 3"):
         model.generate(other, [other.sample(np.random.default_rng(0))])
 
-    class NotClassification:
-        name = "anytime"
-
-    with pytest.raises(GhnasError, match="not 'anytime'; set it to False"):
-        OneShotModel(NotClassification())
+    cfg = get_cfg()
+    cfg.merge_from_file(str(REPO / "configs" / "quick" / "anytime.yaml"))
+    anytime = build_search_space(cfg, META)
+    with pytest.raises(GhnasError, match="'anytime' to name covering .*CORRELATION.ONE_SHOT False"):
+        OneShotModel(anytime)

@@ -122,6 +122,12 @@ class NASBench201SearchSpace(SearchSpace):
             in_channels=self.meta.channels,
         )
 
+    def one_shot_cover(self) -> List[NB201Architecture]:
+        """Every edge a 1×1 convolution, then every edge a 3×3 one: all six edges are live, so
+        these request every (cell, edge, convolution) weight; pools, skips and ``none`` have
+        none."""
+        return [NB201Architecture((op,) * len(EDGES)) for op in CONV_OPS]
+
     def build_fused_network(self, archs: Sequence[NB201Architecture]) -> FusedNASBench201:
         """All of ``archs`` in passes of ``NASBENCH201.FUSED_GROUP`` networks (see
         :class:`FusedNASBench201`)."""
