@@ -55,17 +55,19 @@ from nasbench201.ranking import (  # noqa: E402
     print_report,
     read_columns,
     sample_indices,
+    score_sample,
     summarise_seeds,
-    synchronize,
     unique_classes,
 )
 
 from ghnas.data import build_dataset, evaluation_batches  # noqa: E402
 from ghnas.engine import config_from_args, default_setup, run_cli  # noqa: E402
 from ghnas.evaluation.baseline_scorer import BaselineScorer  # noqa: E402
+from ghnas.evaluation.correlation import ONE_SHOT_STREAM  # noqa: E402
+from ghnas.evaluation.one_shot import train_one_shot  # noqa: E402
 from ghnas.ghn import build_ghn  # noqa: E402
 from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights  # noqa: E402
-from ghnas.search import ArchitectureScorer, ResultStore, count_parameters  # noqa: E402
+from ghnas.search import ArchitectureScorer, ResultStore  # noqa: E402
 from ghnas.search.random_search import state_fingerprint  # noqa: E402
 from ghnas.search_spaces import build_search_space  # noqa: E402
 from ghnas.selection import build_criterion  # noqa: E402
@@ -126,6 +128,11 @@ def run_seed(cfg, args) -> dict:
 
     build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)  # x_train only
     space = build_search_space(cfg, splits.meta)
+    if args.one_shot:  # the same steps, architectures per step and images as the GHN
+        one_shot, one_shot_seconds = train_one_shot(
+            cfg, splits, space, arch_stream=ONE_SHOT_STREAM, meta_batch=cfg.GHN.META_BATCH,
+            resume=args.resume,
+        )  # fmt: skip
     ghn = build_ghn(cfg, space)
     checkpoint = load_ghn_weights(ghn, final_checkpoint_path(cfg.OUTPUT_DIR), cfg, space)
     strings = read_columns(args.table, ["arch_str"])
@@ -135,18 +142,23 @@ def run_seed(cfg, args) -> dict:
         dataset=splits.test, meta=splits.meta, num_images=len(splits.test),
         batch_size=cfg.SEARCH.EVAL_BATCH_SIZE, seed=cfg.SEED, device=cfg.MODEL.DEVICE,
     )  # fmt: skip
-    scorer = ArchitectureScorer(
-        ghn=ghn, space=space, criterion=build_criterion(cfg), batches=batches,
-        arch_batch=cfg.SEARCH.ARCH_BATCH, fused=cfg.MODEL.FUSED_NETWORKS,
-    )  # fmt: skip
+    scorers = {
+        name: ArchitectureScorer(
+            ghn=generator, space=space, criterion=build_criterion(cfg), batches=batches,
+            arch_batch=cfg.SEARCH.ARCH_BATCH, fused=cfg.MODEL.FUSED_NETWORKS,
+        )
+        for name, generator in [("ghn", ghn)] + ([("one_shot", one_shot)] if args.one_shot else [])
+    }  # fmt: skip
     header = {"space": space.name, "space_settings": space.describe(), "seed": cfg.SEED,
               "eval_images": len(splits.test), "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE,
               "split": "x_test", "arch_batch": cfg.SEARCH.ARCH_BATCH,
-              "ghn_fingerprint": state_fingerprint(ghn),
+              "ghn_fingerprint": state_fingerprint(ghn), "one_shot": args.one_shot,
               "baselines": {"network": [channels, cells], "estimators": baselines.names,
                             "batch_size": baseline_cfg.ZERO_COST.BATCH_SIZE}}  # fmt: skip
     deadline = started + 60 * args.time_limit if args.time_limit > 0 else math.inf
-    rows, timing = score_sample(cfg, args, header, scorer, baselines, zip(indices, archs), deadline)
+    store = ResultStore(os.path.join(cfg.OUTPUT_DIR, "benchmark", "results.jsonl"), header)
+    todo = list(zip(indices, archs))
+    rows, timing = score_sample(store, args.resume, scorers, baselines, todo, deadline)
     measured = [a for i, a in zip(indices, archs) if i in rows][: args.baseline_archs]
     timing["plain_forward_archs_per_s"] = plain_forward_rate(space, measured, batches, False)
     timing["plain_forward_channels_last_archs_per_s"] = plain_forward_rate(
@@ -154,6 +166,7 @@ def run_seed(cfg, args) -> dict:
     )
     timing["plain_forward_archs_measured"] = len(measured)
     timing["ghn_training_seconds"] = checkpoint.get("train_seconds")
+    timing["one_shot_training_seconds"] = one_shot_seconds if args.one_shot else None
     indices = [i for i in indices if i in rows]  # those scored, if the time limit cut the run
     network = (f"C={channels}, N={cells}", baselines.estimator_names)
     report = evaluate(cfg, args, splits, rows, indices, strings, timing, network)
@@ -161,43 +174,6 @@ def run_seed(cfg, args) -> dict:
         json.dump(report, f, indent=2)
     print_report(report)
     return report
-
-
-def score_sample(cfg, args, header, scorer, baselines, todo, deadline):
-    """Score what ``results.jsonl`` lacks, chunk by chunk, until done or ``deadline``."""
-    out = os.path.join(cfg.OUTPUT_DIR, "benchmark")
-    os.makedirs(out, exist_ok=True)
-    store = ResultStore(os.path.join(out, "results.jsonl"), header)
-    rows = {r["arch_index"]: r for r in store.open(resume=args.resume)}
-    todo = [(i, a) for i, a in todo if i not in rows]
-    scored, seconds, baseline_seconds = 0, 0.0, 0.0
-    for chunk in scorer.chunks(todo):
-        if time.perf_counter() > deadline:
-            break
-        start = time.perf_counter()
-        results = scorer.evaluate_chunk([a for _, a in chunk])
-        synchronize(scorer.batches[0][0].device)
-        seconds += time.perf_counter() - start
-        scored += len(chunk)
-        start = time.perf_counter()
-        for (index, arch), result in zip(chunk, results):
-            values, spent = baselines.score(arch)
-            row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, **result,
-                   "params": count_parameters(scorer.space, arch),
-                   "flops": scorer.space.analytic_flops(arch), "arch_index": index,
-                   "baselines": values, "baseline_seconds": spent}  # fmt: skip
-            store.append(row)
-            rows[index] = row
-        baseline_seconds += time.perf_counter() - start
-    if not rows:
-        raise GhnasError("--time-limit ran out before any architecture was scored")
-    timing = {
-        "ranking_archs_per_s": scored / seconds if seconds else math.nan,
-        "ranked_this_run": scored,
-        "ghn_scoring_seconds": seconds,
-        "baseline_seconds": baseline_seconds,
-    }
-    return rows, timing
 
 
 def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines) -> dict:
@@ -211,6 +187,10 @@ def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines) -> di
     if cfg.SEARCH.CRITERION != "accuracy" and all("accuracy" in rows[i] for i in indices):
         accuracy = [rows[i]["accuracy"] for i in indices]  # the same pass, read by argmax
         scores["GHN (accuracy)"] = (accuracy, cost)
+    if "one_shot" in rows[indices[0]]:
+        rate = timing["one_shot_archs_per_s"]
+        cost = f"{1 / rate:.3f} s/arch" if timing["ranked_this_run"] else "-"
+        scores["one-shot supernet"] = ([rows[i]["one_shot"]["score"] for i in indices], cost)
     for name in names:
         per_arch = np.mean([rows[i]["baseline_seconds"][name] for i in indices])
         values = [rows[i]["baselines"][name] for i in indices]
@@ -250,6 +230,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-network", default="16,5", metavar="C,N",
                    help="channels and cells per stage of the networks the training-free "
                    "baselines are computed on (the benchmark's: 16,5)")  # fmt: skip
+    p.add_argument(
+        "--no-one-shot",
+        dest="one_shot",
+        action="store_false",
+        help="leave out the one-shot supernet (trained like the GHN, then scored)",
+    )
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                    help="resamples of the 95%% bootstrap interval of τ")  # fmt: skip
     p.add_argument("--table", default=default_table, help="the ground-truth CSV")

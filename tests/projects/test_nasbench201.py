@@ -357,7 +357,7 @@ def test_ranking_benchmark_runs_end_to_end(tmp_path):
     assert report["num_archs"] == 12 and report["num_unique"] <= 12
     names = [r["estimator"] for r in report["estimators"]]
     baselines = ["parameters", "FLOPs", "naswot", "synflow", "snip", "grad_norm", "jacob_cov"]
-    assert names == ["GHN (expected_accuracy)", "GHN (accuracy)",
+    assert names == ["GHN (expected_accuracy)", "GHN (accuracy)", "one-shot supernet",
                      *[f"{b} (C=4, N=1)" for b in baselines],
                      "12-epoch training (table)"]  # fmt: skip
     for row in report["estimators"] + report["estimators_unique"]:
@@ -367,6 +367,8 @@ def test_ranking_benchmark_runs_end_to_end(tmp_path):
     rows = [json.loads(line) for line in lines[1:]]
     assert all(0 <= r["score"] <= 1 and 0 <= r["accuracy"] <= 1 for r in rows)
     assert all(set(r["baselines"]) == set(baselines) for r in rows)
+    assert all(0 <= r["one_shot"]["score"] <= 1 for r in rows)
+    assert (tmp_path / "one_shot" / "model_final.pth").is_file()
 
     # Resumed: nothing is scored again and the report reads the same rows.
     again = benchmark_ranking.main(

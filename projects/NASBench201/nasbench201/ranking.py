@@ -15,6 +15,7 @@ from tabulate import tabulate
 from ghnas.evaluation import bootstrap_interval, correlations, precision_at_k, top_half_correlations
 from ghnas.evaluation.zero_cost import rankable
 from ghnas.layers.batch_statistics import batch_statistics
+from ghnas.search.random_search import count_parameters
 from ghnas.search_spaces import build_search_space
 from ghnas.utils.errors import GhnasError
 
@@ -99,6 +100,46 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def score_sample(store, resume: bool, scorers, baselines, todo, deadline: float):
+    """Score what ``store`` lacks, chunk by chunk, until done or ``deadline``: each scorer of
+    ``scorers`` ("ghn" first, its result in the row itself; the others under their name), then
+    the training-free baselines. Returns the rows by benchmark index and the timings."""
+    os.makedirs(os.path.dirname(store.path), exist_ok=True)
+    rows = {r["arch_index"]: r for r in store.open(resume=resume)}
+    todo = [(i, a) for i, a in todo if i not in rows]
+    seconds = dict.fromkeys([*scorers, "baselines"], 0.0)
+    scored, ghn = 0, scorers["ghn"]
+    for chunk in ghn.chunks(todo):
+        if time.perf_counter() > deadline:
+            break
+        results = {}
+        for name, scorer in scorers.items():
+            start = time.perf_counter()
+            results[name] = scorer.evaluate_chunk([a for _, a in chunk])
+            synchronize(scorer.batches[0][0].device)
+            seconds[name] += time.perf_counter() - start
+        scored += len(chunk)
+        start = time.perf_counter()
+        for k, (index, arch) in enumerate(chunk):
+            values, spent = baselines.score(arch)
+            row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, **results["ghn"][k],
+                   "params": count_parameters(ghn.space, arch),
+                   "flops": ghn.space.analytic_flops(arch), "arch_index": index,
+                   "baselines": values, "baseline_seconds": spent}  # fmt: skip
+            row.update({name: results[name][k] for name in scorers if name != "ghn"})
+            store.append(row)
+            rows[index] = row
+        seconds["baselines"] += time.perf_counter() - start
+    if not rows:
+        raise GhnasError("--time-limit ran out before any architecture was scored")
+    timing = {"ranked_this_run": scored, "ghn_scoring_seconds": seconds["ghn"],
+              "baseline_seconds": seconds["baselines"]}  # fmt: skip
+    for name in scorers:
+        rate = scored / seconds[name] if seconds[name] else math.nan
+        timing["ranking_archs_per_s" if name == "ghn" else f"{name}_archs_per_s"] = rate
+    return rows, timing
+
+
 def estimator_row(name, predicted, truth, keys, cost, resamples: int, seed: int) -> Dict:
     """One estimator's τ-b, ρ, r over all and the true top half, precision@5%, and the 95%
     bootstrap interval of τ (all). Undefined scores rank last (:func:`rankable`)."""
@@ -164,8 +205,11 @@ def print_report(report: dict) -> None:
     """The run's speeds and both tables."""
     rate, plain = report["ranking_archs_per_s"], report["plain_forward_archs_per_s"]
     plain_cl = report["plain_forward_channels_last_archs_per_s"]
+    trained = report.get("one_shot_training_seconds")
+    one_shot = f", one-shot supernet {trained:.0f} s" if trained is not None else ""
     print(f"{report['num_archs']} architectures ({report['num_unique']} isomorphism classes); "
-          f"GHN trained {report['ghn_training_seconds']:.0f} s; "
+          f"GHN trained {report['ghn_training_seconds']:.0f} s"
+          f"{one_shot}; "
           f"{report['isomorphs_met_in_training']} scored architectures had an isomorph in GHN "
           f"training; baselines took {report['baseline_seconds']:.0f} s")  # fmt: skip
     print(f"ranking (weight generation + evaluation): {rate:.1f} archs/s over "
