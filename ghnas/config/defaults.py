@@ -145,6 +145,12 @@ _C.GHN.TRAIN_NUM_NODES = 7
 _C.GHN.META_BATCH = 1
 # Registered trainer that runs the "ghn" phase (TRAINER_REGISTRY in ghnas/trainers/build.py).
 _C.GHN.TRAINER = "ghn"
+# Stabilisers of GHN-2 (Knyazev et al., 2021), off by default (the paper's GHN):
+# scale every generated weight of fan-in n by sqrt(beta / n), beta = 2 for convolutions (each
+# feeds a ReLU) and 1 for linear layers, so generated networks start at He-like scales ...
+_C.GHN.FAN_IN_SCALING = False
+# ... and LayerNorm the final node states before the hypernet reads them.
+_C.GHN.LAYER_NORM = False
 
 # ---------------------------------------------------------------------------------------------
 # GHN optimisation

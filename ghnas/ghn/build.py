@@ -30,6 +30,8 @@ def ghn_kwargs(cfg, space) -> dict:
         stacked=cfg.GHN.STACKED,
         share_parameters=cfg.GHN.SHARE_PARAMETERS,
         pass_embeddings=cfg.GHN.PASS_EMBEDDINGS,
+        fan_in_scaling=cfg.GHN.FAN_IN_SCALING,
+        layer_norm=cfg.GHN.LAYER_NORM,
     )
 
 

@@ -29,6 +29,7 @@ def ghn_checkpointer(ghn, save_dir: str, **checkpointables: Any) -> AtomicCheckp
 
 
 # GHN.* keys that change what a trained GHN computes; a checkpoint is only used with its own.
+STABILISER_KEYS = ("FAN_IN_SCALING", "LAYER_NORM")
 ARCHITECTURE_KEYS = (
     "NAME",
     "PROPAGATION",
@@ -50,7 +51,9 @@ def ghn_identity(cfg, space) -> Dict[str, Any]:
         "space": space.name,
         "op_vocabulary": list(space.op_vocabulary),
         "weight_families": {k: list(f.shape) for k, f in space.weight_families.items()},
-        "ghn_architecture": {k: cfg.GHN[k] for k in ARCHITECTURE_KEYS},
+        "ghn_architecture": {k: cfg.GHN[k] for k in ARCHITECTURE_KEYS}
+        # A stabiliser counts only when on, so checkpoints from before it existed still match.
+        | {k: cfg.GHN[k] for k in STABILISER_KEYS if cfg.GHN[k]},
     }
 
 

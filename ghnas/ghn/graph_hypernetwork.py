@@ -11,8 +11,11 @@ modules (the stacked GHN of section 4.3), passes and topological levels, never o
 architectures. After module i is propagated, the mean of its node embeddings is the graph
 embedding h_{A_i}; M(h_{A_i}) is added to the message of every input node of module i+1 (zeros
 when passing is off). With sharing off each module index has its own embedding, M and U.
+GHN-2's stabilisers are switches: LayerNorm of the node states before H, and fan-in scaling of
+every generated weight (:func:`fan_in_scale`).
 """
 
+import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -46,6 +49,8 @@ class GraphHyperNetwork(nn.Module):
         share_parameters: bool = True,
         pass_embeddings: bool = True,
         shared_branch: bool = False,
+        fan_in_scaling: bool = False,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__()
         self.vocabulary = {name: i for i, name in enumerate(vocabulary)}
@@ -73,6 +78,8 @@ class GraphHyperNetwork(nn.Module):
             )
             for _ in range(sets)
         )
+        self.fan_in_scaling = fan_in_scaling
+        self.node_norm = nn.LayerNorm(hidden_size) if layer_norm else nn.Identity()
         self.hypernet = HyperNetwork(
             families=families,
             embedding_size=hidden_size,
@@ -136,7 +143,13 @@ class GraphHyperNetwork(nn.Module):
 
     def forward(self, packed: PackedGraph) -> List[Dict[str, torch.Tensor]]:
         """Generated parameters (name -> tensor) of every architecture in ``packed``."""
-        return self.hypernet(self.embed(packed), packed)
+        return self.finish(self.hypernet(self.node_norm(self.embed(packed)), packed))
+
+    def finish(self, params: List[Dict[str, torch.Tensor]]) -> List[Dict[str, torch.Tensor]]:
+        """The hypernet's output as the networks receive it (fan-in scaled, if on)."""
+        if not self.fan_in_scaling:
+            return params
+        return [{name: w * fan_in_scale(w.shape) for name, w in p.items()} for p in params]
 
     def generate_for_graphs(
         self, graphs: Sequence[ComputationGraph]
@@ -147,6 +160,16 @@ class GraphHyperNetwork(nn.Module):
     def generate(self, space, archs: Sequence[Any]) -> List[Dict[str, torch.Tensor]]:
         """Generated parameters for architectures of ``space``."""
         return self.generate_for_graphs([space.to_graph(a) for a in archs])
+
+
+def fan_in_scale(shape) -> float:
+    """sqrt(beta / fan_in) of a weight of ``shape``: fan_in = input channels x kernel area;
+    beta = 2 for a convolution (whose output reaches a ReLU), 1 for a linear layer; 1 for a
+    bias or other vector (not scaled)."""
+    if len(shape) < 2:
+        return 1.0
+    fan_in = math.prod(shape[1:])
+    return math.sqrt((2.0 if len(shape) == 4 else 1.0) / fan_in)
 
 
 def _mean_per_arch(h: torch.Tensor, arch: torch.Tensor, num_archs: int) -> torch.Tensor:

@@ -98,7 +98,7 @@ def reference_generate(
     hyper = ghn.hypernet
     results = []
     for graph in graphs:
-        h = reference_embed(ghn, graph)
+        h = {v: ghn.node_norm(state) for v, state in reference_embed(ghn, graph).items()}
         params = {}
         for request in graph.requests:
             pieces = []
@@ -118,4 +118,4 @@ def reference_generate(
             whole = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
             params[request.name] = whole.reshape(request.shape)
         results.append(params)
-    return results
+    return ghn.finish(results)
