@@ -149,8 +149,11 @@ _C.GHN.TRAINER = "ghn"
 # scale every generated weight of fan-in n by sqrt(beta / n), beta = 2 for convolutions (each
 # feeds a ReLU) and 1 for linear layers, so generated networks start at He-like scales ...
 _C.GHN.FAN_IN_SCALING = False
-# ... and LayerNorm the final node states before the hypernet reads them.
+# ... LayerNorm the final node states before the hypernet reads them ...
 _C.GHN.LAYER_NORM = False
+# ... and score with an exponential moving average of the GHN's parameters, updated after every
+# step with this decay (torch.optim.swa_utils; 0 = off, e.g. 0.99).
+_C.GHN.EMA_DECAY = 0.0
 
 # ---------------------------------------------------------------------------------------------
 # GHN optimisation

@@ -29,7 +29,7 @@ def ghn_checkpointer(ghn, save_dir: str, **checkpointables: Any) -> AtomicCheckp
 
 
 # GHN.* keys that change what a trained GHN computes; a checkpoint is only used with its own.
-STABILISER_KEYS = ("FAN_IN_SCALING", "LAYER_NORM")
+STABILISER_KEYS = ("FAN_IN_SCALING", "LAYER_NORM", "EMA_DECAY")
 ARCHITECTURE_KEYS = (
     "NAME",
     "PROPAGATION",
@@ -178,7 +178,7 @@ def load_ghn_weights(ghn, path: str, cfg, space, check_data_split: bool = True) 
     if check_data_split:
         check_split(data, cfg, path)
     own = ghn.state_dict()
-    theirs = data["model"]
+    theirs = scoring_weights(data, cfg, path)
     if set(own) != set(theirs) or any(own[k].shape != theirs[k].shape for k in own):
         raise GhnasError(
             f"GHN checkpoint {path} does not match the GHN built from the config "
@@ -186,6 +186,17 @@ def load_ghn_weights(ghn, path: str, cfg, space, check_data_split: bool = True) 
         )
     ghn.load_state_dict(theirs)
     return data
+
+
+def scoring_weights(data: Dict[str, Any], cfg, path: str) -> Dict[str, Any]:
+    """The GHN weights a checkpoint scores with: its parameters' moving average where
+    GHN.EMA_DECAY kept one, the trained parameters otherwise."""
+    if cfg.GHN.EMA_DECAY <= 0:
+        return data["model"]
+    if "ema" not in data:
+        raise GhnasError(f"GHN checkpoint {path} holds no moving average (GHN.EMA_DECAY)")
+    prefix = "module."
+    return {k[len(prefix) :]: v for k, v in data["ema"].items() if k.startswith(prefix)}
 
 
 def final_checkpoint_path(output_dir: str) -> str:

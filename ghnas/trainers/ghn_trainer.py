@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from fvcore.common.checkpoint import PeriodicCheckpointer
 from fvcore.common.param_scheduler import ConstantParamScheduler, MultiStepParamScheduler
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ghnas.data import TrainBatchStream
 from ghnas.data.fingerprint import dataset_fingerprint
@@ -105,8 +106,15 @@ class GHNTrainer:
         excluded_hashes=frozenset(),
         phase: str = "ghn",
         fused: bool = True,
+        ema_decay: float = 0.0,
     ) -> None:
         self.fused = fused
+        # The average the scorers load (GHN.EMA_DECAY), kept beside the trained GHN.
+        self.ema = (
+            AveragedModel(ghn, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+            if ema_decay > 0
+            else None
+        )
         self.ghn, self.space, self.stream, self.arch_rng = ghn, space, stream, arch_rng
         self.excluded_hashes, self.excluded_draws, self.phase = frozenset(excluded_hashes), 0, phase
         self.max_iter, self.meta_batch = max_iter, meta_batch
@@ -127,8 +135,9 @@ class GHNTrainer:
         # Each rank's own generators; with one process, the checkpoint format is unchanged.
         self.rng_state = PerRankState(RNGState({"architectures": arch_rng, "batches": stream}))
         checkpoint_dir = checkpoint_dir or os.path.join(output_dir, "ghn")
+        extra = {"ema": self.ema} if self.ema is not None else {}
         self.checkpointer = ghn_checkpointer(
-            ghn, checkpoint_dir, optimizer=self.optimizer, rng=self.rng_state
+            ghn, checkpoint_dir, optimizer=self.optimizer, rng=self.rng_state, **extra
         )
         self.periodic = PeriodicCheckpointer(
             self.checkpointer, checkpoint_period, max_iter=max_iter
@@ -156,6 +165,7 @@ class GHNTrainer:
                 "solver": {k: cfg.SOLVER[k] for k in SOLVER_KEYS},
             },
             excluded_hashes=excluded_hashes,
+            ema_decay=cfg.GHN.EMA_DECAY,
         )
 
     @classmethod
@@ -172,6 +182,7 @@ class GHNTrainer:
         checkpoint_dir: str = "",
         phase: str = "ghn",
         excluded_hashes=frozenset(),
+        ema_decay: float = 0.0,
     ) -> "GHNTrainer":
         """A trainer of any weight generator (a GHN, the one-shot model) with the SOLVER recipe.
 
@@ -183,6 +194,8 @@ class GHNTrainer:
                 raise GhnasError(f"SOLVER.{key} must be >= 1, got {cfg.SOLVER[key]}")
         if cfg.GHN.META_BATCH < 1:
             raise GhnasError(f"GHN.META_BATCH must be >= 1, got {cfg.GHN.META_BATCH}")
+        if not 0 <= cfg.GHN.EMA_DECAY < 1:
+            raise GhnasError(f"GHN.EMA_DECAY must be in [0, 1) (0: off), got {cfg.GHN.EMA_DECAY}")
         rank = get_rank()
         stream_cfg = cfg
         if rank > 0:  # this rank reads its own batches: the stream of another seed
@@ -209,6 +222,7 @@ class GHNTrainer:
             excluded_hashes=excluded_hashes,
             phase=phase,
             fused=cfg.MODEL.FUSED_NETWORKS,
+            ema_decay=ema_decay,
         )
 
     def check_resume(self):
@@ -329,6 +343,8 @@ class GHNTrainer:
                 f"(loss {value:.4g}); lower SOLVER.BASE_LR (no checkpoint was written for it)"
             )
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.ghn)
         return value
 
 
