@@ -1,5 +1,6 @@
 """``get_cfg()`` and config merging that turns yacs/fvcore errors into one-line errors."""
 
+import difflib
 import os
 from typing import List, Optional, Tuple
 
@@ -18,7 +19,7 @@ class CfgNode(_FvcoreCfgNode):
         try:
             super().merge_from_file(cfg_filename, allow_unsafe=allow_unsafe)
         except (KeyError, ValueError, TypeError, AssertionError) as e:
-            raise GhnasError(f"{cfg_filename}: {_describe(e)}") from None
+            raise GhnasError(f"{cfg_filename}: {_describe(e, self)}") from None
 
     def merge_from_other_cfg(self, cfg_other) -> None:
         """Merge another config; numbers for float keys are taken as floats (see below)."""
@@ -35,7 +36,7 @@ class CfgNode(_FvcoreCfgNode):
         try:
             super().merge_from_list(pairs)
         except (KeyError, ValueError, TypeError, AssertionError) as e:
-            raise GhnasError(f"command-line override: {_describe(e)}") from None
+            raise GhnasError(f"command-line override: {_describe(e, self)}") from None
 
 
 def check_config_chain(path: str, chain: Tuple[str, ...] = ()) -> None:
@@ -103,13 +104,27 @@ def _as_float_if_expected(cfg, key: str, value):
     return _to_float(value) if isinstance(node, float) else value
 
 
-def _describe(error: Exception) -> str:
-    """One line out of a yacs error (they are KeyError/ValueError with a readable message)."""
+def _describe(error: Exception, cfg) -> str:
+    """One line out of a yacs error (they are KeyError/ValueError with a readable message); an
+    unknown key gets the closest keys of ``cfg`` as a suggestion."""
     text = error.args[0] if error.args else str(error)
     text = " ".join(str(text).split())
     if text.startswith("Non-existent"):
+        unknown = text.rsplit(" ", 1)[-1]
+        close = difflib.get_close_matches(unknown, list(_dotted_keys(cfg)), n=2, cutoff=0.8)
+        if close:
+            text += f"; did you mean {' or '.join(close)}?"
         text += " (see ghnas/config/defaults.py for every accepted key)"
     return text
+
+
+def _dotted_keys(node, prefix: str = ""):
+    """Every leaf key of a config, dotted (``SOLVER.BASE_LR``)."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from _dotted_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
 
 
 def get_cfg(config_file: Optional[str] = None) -> CfgNode:
