@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Run the phases a config lists: ghn (train the GHN), search (rank), final (train), export.
 
-    python tools/train_net.py --config-file FILE.yaml [--resume | --overwrite] [KEY VALUE ...]
+    python tools/train_net.py --config-file FILE.yaml [--phases ghn,search] \
+        [--resume | --overwrite] [KEY VALUE ...]
 
 Every phase reads and writes under OUTPUT_DIR, which one run holds at a time. An interrupted
-run continues with ``--resume``, which also runs further phases of a finished one (``PHASES
-"['search']" --resume``); a fresh run into a folder that holds one is refused unless
+run continues with ``--resume``, which also runs further phases of a finished one (``--phases
+search --resume``); a fresh run into a folder that holds one is refused unless
 ``--overwrite`` (the old run is moved aside). ``export`` bundles the architecture the final
 phase trained (else the search's best) with EXPORT.WEIGHTS. Inputs are checked before the
 first file is written.
@@ -31,7 +32,9 @@ PHASES = ("ghn", "search", "final", "export")
 
 
 def load_config(args, extend=None):
-    """Config from defaults, file and overrides, with PHASES checked."""
+    """Config from defaults, file and overrides (``--phases`` last), with PHASES checked."""
+    if getattr(args, "phases", None):
+        args.opts = [*args.opts, "PHASES", args.phases]
     cfg = config_from_args(args, extend)
     unknown = [p for p in cfg.PHASES if p not in PHASES]
     if unknown or not cfg.PHASES:
@@ -102,5 +105,20 @@ def main(args, extend=None):
         on_main_process(lambda: exporter.export(arch, weights=weights, source=source))
 
 
+def argument_parser():
+    """The common flags, ``--phases`` and examples."""
+    parser = default_argument_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--phases", metavar="P,P", help=f"the phases to run, in order, from {', '.join(PHASES)} "
+        "(default: the config's PHASES)",
+    )  # fmt: skip
+    parser.epilog = (
+        "examples: tools/train_net.py --config-file configs/quick/classification.yaml | "
+        "... --phases search --resume SEARCH.NUM_ARCHS 500 (rank more with the trained GHN) | "
+        "... --overwrite (start the folder again)"
+    )
+    return parser
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli(main, default_argument_parser(__doc__.splitlines()[0]).parse_args()))
+    sys.exit(run_cli(main, argument_parser().parse_args()))

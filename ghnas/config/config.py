@@ -1,5 +1,6 @@
 """``get_cfg()`` and config merging that turns yacs/fvcore errors into one-line errors."""
 
+import ast
 import difflib
 import os
 from typing import List, Optional, Tuple
@@ -32,7 +33,7 @@ class CfgNode(_FvcoreCfgNode):
             raise GhnasError(f"overrides come as KEY VALUE pairs; got an odd list: {cfg_list}")
         pairs = list(cfg_list)
         for i in range(0, len(pairs), 2):
-            pairs[i + 1] = _as_float_if_expected(self, pairs[i], pairs[i + 1])
+            pairs[i + 1] = _as_expected(self, pairs[i], pairs[i + 1])
         try:
             super().merge_from_list(pairs)
         except (KeyError, ValueError, TypeError, AssertionError) as e:
@@ -94,14 +95,29 @@ def _floats_where_expected(other, defaults) -> None:
             other[key] = _to_float(value)
 
 
-def _as_float_if_expected(cfg, key: str, value):
-    """A command-line ``value`` for ``key`` as a float when the key holds a float."""
+def _as_expected(cfg, key: str, value):
+    """A command-line ``value`` for ``key`` as a float when the key holds a float, and as a list
+    when it holds a list and the value is written bare (``PHASES ghn,search``)."""
     node = cfg
     for part in str(key).split("."):
         if not isinstance(node, dict) or part not in node:
             return value  # an unknown key: yacs names it
         node = node[part]
-    return _to_float(value) if isinstance(node, float) else value
+    if isinstance(node, float):
+        return _to_float(value)
+    if isinstance(node, (list, tuple)) and isinstance(value, str):
+        text = value.strip()
+        if text and text[0] not in "[(":
+            return [_literal(item.strip()) for item in text.split(",") if item.strip()]
+    return value
+
+
+def _literal(text: str):
+    """A bare list item as the number or bool it spells, else the string itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 def _describe(error: Exception, cfg) -> str:

@@ -27,3 +27,11 @@ def test_a_misspelt_yaml_key_gets_a_suggestion(tmp_path):
     path.write_text("SOLVER:\n  MAX_ITRE: 5\n")
     with pytest.raises(GhnasError, match=r"SOLVER.MAX_ITRE; did you mean SOLVER.MAX_ITER\?"):
         get_cfg().merge_from_file(str(path))
+
+
+def test_a_list_key_takes_a_bare_comma_separated_value():
+    cfg = get_cfg()
+    cfg.merge_from_list(["PHASES", "search", "SOLVER.LR_DECAY_POINTS", "0.5,0.75"])
+    assert list(cfg.PHASES) == ["search"] and list(cfg.SOLVER.LR_DECAY_POINTS) == [0.5, 0.75]
+    cfg.merge_from_list(["PHASES", "ghn,search", "ZERO_COST.ESTIMATORS", "['naswot']"])
+    assert list(cfg.PHASES) == ["ghn", "search"] and list(cfg.ZERO_COST.ESTIMATORS) == ["naswot"]

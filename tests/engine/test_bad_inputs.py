@@ -279,3 +279,15 @@ def test_anytime_final_under_torchrun_is_refused(capsys, tmp_path, monkeypatch):
             "OUTPUT_DIR", tmp_path / "anytime"]  # fmt: skip
     line = refused(capsys, train_net, argv, tmp_path)
     assert "anytime_final trains on one process and this run has 2" in line
+
+
+def test_phases_flag_sets_the_phases_and_a_bad_one_is_one_line(capsys, tmp_path):
+    args = train_net.argument_parser().parse_args(
+        ["--config-file", QUICK, "--phases", "ghn,search", "OUTPUT_DIR", str(tmp_path / "x")]
+    )
+    assert list(train_net.load_config(args).PHASES) == ["ghn", "search"]
+    argv = ["--config-file", QUICK, "--phases", "serch", "OUTPUT_DIR", tmp_path / "new"]
+    status = run_cli(train_net.main, train_net.argument_parser().parse_args(map(str, argv)))
+    err = capsys.readouterr().err
+    assert status == 2 and "PHASES: ['serch'] is not a non-empty list of" in err
+    assert not (tmp_path / "new").exists()
