@@ -3,7 +3,7 @@
 Usage::
 
     from ghnas.api import load_ghn
-    trained = load_ghn("output/quick_classification/ghn/model_final.pth")
+    trained = load_ghn("output/quick_classification/ghn/model_final.pth", device="cpu")
     arch = trained.space.sample(numpy.random.default_rng(0))       # or your own architecture
     network = trained.network_with_generated_weights(arch)          # an ordinary nn.Module
     scores = trained.score(archs, batches)                         # what the search does
@@ -70,11 +70,22 @@ class TrainedGHN:
         return scorer.score(list(archs))
 
 
-def load_ghn(checkpoint: str, config_file: Optional[str] = None) -> TrainedGHN:
-    """Load a GHN saved by the "ghn" phase; ``config_file`` defaults to the run's config.yaml."""
+def load_ghn(
+    checkpoint: str, config_file: Optional[str] = None, device: Optional[str] = None
+) -> TrainedGHN:
+    """Load a GHN saved by the "ghn" phase; ``config_file`` defaults to the run's config.yaml.
+
+    ``device`` (``"cpu"``, ``"cuda"``) is where the GHN and its networks run; by default the
+    run's MODEL.DEVICE where that exists here, else the CPU (a GPU run opened on a laptop).
+    """
     if config_file is None:
         config_file = os.path.join(os.path.dirname(os.path.dirname(checkpoint)), "config.yaml")
     cfg = get_cfg(config_file)
+    if device is None:
+        device = cfg.MODEL.DEVICE if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise GhnasError(f"load_ghn: device '{device}' asked for, but no CUDA device is available")
+    cfg.MODEL.DEVICE = str(device)
     meta = DatasetMetadata(**_metadata_fields(checkpoint))
     space = build_search_space(cfg, meta)
     ghn = build_ghn(cfg, space)

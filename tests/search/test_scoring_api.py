@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from tiny_config import TINY_OVERRIDES
@@ -15,6 +16,7 @@ from ghnas.data.metadata import DatasetMetadata
 from ghnas.ghn import build_ghn
 from ghnas.search_spaces import ClassificationSearchSpace
 from ghnas.selection import AccuracyCriterion
+from ghnas.utils.errors import GhnasError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,3 +76,15 @@ def test_api_scores_equal_the_search_results(tmp_path):
     assert trained.score(archs, batches) == [r["score"] for r in rows]
     network = trained.network_with_generated_weights(archs[0])
     assert torch.isfinite(network(batches[0][0])).all()
+
+    # A run made on a GPU opens on a machine without one: on the CPU by default.
+    config = tmp_path / "config.yaml"
+    text = config.read_text()
+    assert "  DEVICE: cpu\n" in text
+    config.write_text(text.replace("  DEVICE: cpu\n", "  DEVICE: cuda\n"))
+    if not torch.cuda.is_available():
+        again = load_ghn(str(tmp_path / "ghn" / "model_final.pth"))
+        assert again.cfg.MODEL.DEVICE == "cpu"
+        assert again.score(archs, batches) == [r["score"] for r in rows]
+        with pytest.raises(GhnasError, match="no CUDA device is available"):
+            load_ghn(str(tmp_path / "ghn" / "model_final.pth"), device="cuda")
