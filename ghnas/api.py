@@ -4,9 +4,9 @@ Usage::
 
     from ghnas.api import load_ghn
     trained = load_ghn("output/quick_classification/ghn/model_final.pth", device="cpu")
-    arch = trained.space.sample(numpy.random.default_rng(0))       # or your own architecture
-    network = trained.network_with_generated_weights(arch)          # an ordinary nn.Module
-    scores = trained.score(archs, batches)                         # what the search does
+    archs = trained.sample(20, seed=1)                     # or your own architectures
+    scores = trained.score(archs, trained.batches("val"))  # what the search does
+    network = trained.network_with_generated_weights(archs[0])  # an ordinary nn.Module
 
 The run's ``config.yaml`` (next to the ``ghn/`` folder) says how to rebuild the space and the
 GHN; the checkpoint carries the dataset metadata the networks need.
@@ -16,10 +16,12 @@ import os
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
 from ghnas.config import CfgNode, get_cfg
+from ghnas.data import build_dataset, evaluation_batches
 from ghnas.data.metadata import DatasetMetadata
 from ghnas.ghn import GraphHyperNetwork, build_ghn
 from ghnas.ghn.checkpoint import load_ghn_weights
@@ -37,6 +39,26 @@ class TrainedGHN:
     ghn: GraphHyperNetwork
     space: SearchSpace
     cfg: CfgNode
+
+    def sample(self, n: int, seed: int = 0) -> List[Any]:
+        """``n`` seeded random architectures of the space (repeats possible)."""
+        rng = np.random.default_rng(seed)
+        return [self.space.sample(rng) for _ in range(n)]
+
+    def batches(self, split: str = "val") -> List[Tuple[torch.Tensor, torch.Tensor]]:
+        """The run's fixed scoring images of ``split`` ("val" as the search scores, or "test"):
+        SEARCH.EVAL_IMAGES of them in batches of SEARCH.EVAL_BATCH_SIZE, on the GHN's device."""
+        splits = build_dataset(self.cfg)
+        dataset = {"val": splits.val, "test": splits.test}.get(split)
+        if dataset is None:
+            raise GhnasError(
+                f"batches: split must be 'val' or 'test' (one the dataset has), got {split!r}"
+            )
+        search = self.cfg.SEARCH
+        return evaluation_batches(
+            dataset=dataset, meta=splits.meta, num_images=min(search.EVAL_IMAGES, len(dataset)),
+            batch_size=search.EVAL_BATCH_SIZE, seed=self.cfg.SEED, device=self.cfg.MODEL.DEVICE,
+        )  # fmt: skip
 
     def generate(self, archs: Sequence[Any]) -> List[dict]:
         """Generated parameters (name -> tensor) of each architecture."""

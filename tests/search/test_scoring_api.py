@@ -74,6 +74,7 @@ def test_api_scores_equal_the_search_results(tmp_path):
         batch_size=cfg.SEARCH.EVAL_BATCH_SIZE, seed=cfg.SEED, device="cpu",
     )  # fmt: skip
     assert trained.score(archs, batches) == [r["score"] for r in rows]
+    assert trained.score(archs, trained.batches("val")) == [r["score"] for r in rows]
     network = trained.network_with_generated_weights(archs[0])
     assert torch.isfinite(network(batches[0][0])).all()
 
@@ -88,3 +89,21 @@ def test_api_scores_equal_the_search_results(tmp_path):
         assert again.score(archs, batches) == [r["score"] for r in rows]
         with pytest.raises(GhnasError, match="no CUDA device is available"):
             load_ghn(str(tmp_path / "ghn" / "model_final.pth"), device="cuda")
+
+
+def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(REPO / "tools"))
+    import train_net
+
+    from ghnas.engine import default_argument_parser
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    quick = str(REPO / "configs" / "quick" / "classification.yaml")
+    run = tmp_path / "output" / "quick_classification"
+    train_net.main(default_argument_parser().parse_args(
+        ["--config-file", quick, "OUTPUT_DIR", str(run), *TINY_OVERRIDES, "PHASES", "ghn"]
+    ))  # fmt: skip
+    monkeypatch.chdir(tmp_path)  # the example's relative path is the quick start's folder
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out.startswith("best of 20: ")
