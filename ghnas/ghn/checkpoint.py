@@ -29,7 +29,9 @@ def ghn_checkpointer(ghn, save_dir: str, **checkpointables: Any) -> AtomicCheckp
 
 
 # GHN.* keys that change what a trained GHN computes; a checkpoint is only used with its own.
-STABILISER_KEYS = ("FAN_IN_SCALING", "LAYER_NORM", "EMA_DECAY")
+# GHN-2's stabilisers and the value that means off; recorded in the identity only when on.
+STABILISER_OFF = {"FAN_IN_SCALING": False, "LAYER_NORM": False, "EMA_DECAY": 0.0}
+STABILISER_KEYS = tuple(STABILISER_OFF)
 ARCHITECTURE_KEYS = (
     "NAME",
     "PROPAGATION",
@@ -53,7 +55,7 @@ def ghn_identity(cfg, space) -> Dict[str, Any]:
         "weight_families": {k: list(f.shape) for k, f in space.weight_families.items()},
         "ghn_architecture": {k: cfg.GHN[k] for k in ARCHITECTURE_KEYS}
         # A stabiliser counts only when on, so checkpoints from before it existed still match.
-        | {k: cfg.GHN[k] for k in STABILISER_KEYS if cfg.GHN[k]},
+        | {k: cfg.GHN[k] for k in STABILISER_KEYS if cfg.GHN[k] != STABILISER_OFF[k]},
     }
 
 
@@ -92,8 +94,12 @@ def check_identity(data: Dict[str, Any], expected: Dict[str, Any], path: str) ->
                 "builds (another MODEL.INIT_CHANNELS, dataset or space version?)"
             )
     theirs, ours = data.get("ghn_architecture", {}), expected["ghn_architecture"]
-    changed = [f"GHN.{k}: {theirs.get(k)!r} in the checkpoint, {v!r} in the config"
-               for k, v in ours.items() if theirs.get(k) != v]  # fmt: skip
+    # A stabiliser is recorded only when on: absent on either side means off (its default).
+    keys = list(ours) + [k for k in STABILISER_KEYS if k in theirs and k not in ours]
+    off = STABILISER_OFF
+    changed = [f"GHN.{k}: {theirs.get(k, off.get(k))!r} in the checkpoint, "
+               f"{ours.get(k, off.get(k))!r} in the config"
+               for k in keys if theirs.get(k, off.get(k)) != ours.get(k, off.get(k))]  # fmt: skip
     if changed:
         raise GhnasError(f"GHN checkpoint {path} was trained differently: {'; '.join(changed)}")
     rest = set(expected) - {"schema_version", "space", "op_vocabulary", "weight_families",

@@ -152,7 +152,8 @@ def run_seed(cfg, args) -> dict:
     header = {"space": space.name, "space_settings": space.describe(), "seed": cfg.SEED,
               "eval_images": len(splits.test), "eval_batch_size": cfg.SEARCH.EVAL_BATCH_SIZE,
               "split": "x_test", "arch_batch": cfg.SEARCH.ARCH_BATCH,
-              "ghn_fingerprint": state_fingerprint(ghn), "one_shot": args.one_shot,
+              "ghn_fingerprint": state_fingerprint(ghn),
+              "one_shot": state_fingerprint(one_shot) if args.one_shot else None,
               "baselines": {"network": [channels, cells], "estimators": baselines.names,
                             "batch_size": baseline_cfg.ZERO_COST.BATCH_SIZE}}  # fmt: skip
     deadline = started + 60 * args.time_limit if args.time_limit > 0 else math.inf
@@ -168,6 +169,8 @@ def run_seed(cfg, args) -> dict:
     timing["ghn_training_seconds"] = checkpoint.get("train_seconds")
     timing["one_shot_training_seconds"] = one_shot_seconds if args.one_shot else None
     indices = [i for i in indices if i in rows]  # those scored, if the time limit cut the run
+    if not indices:
+        raise GhnasError("--time-limit ran out before any architecture of the sample was scored")
     network = (f"C={channels}, N={cells}", baselines.estimator_names)
     report = evaluate(cfg, args, splits, rows, indices, strings, timing, network)
     with open(os.path.join(cfg.OUTPUT_DIR, "benchmark", "ranking.json"), "w") as f:

@@ -37,6 +37,26 @@ def test_naswot_is_the_log_determinant_of_the_agreement_kernel():
     assert score("naswot", network, images) == pytest.approx(math.log(4))
 
 
+def test_naswot_sums_the_kernels_of_every_relu():
+    # The second ReLU reads relu(x): the same codes, so K doubles and det(2K) = 8 * 4.
+    eye = [[1, 0], [0, 1]]
+    network = nn.Sequential(linear(eye), nn.ReLU(), linear(eye), nn.ReLU(), linear([[1, 1]]))
+    images = torch.tensor([[1.0, -1.0], [1.0, 1.0], [-1.0, -1.0]])
+    assert score("naswot", network, images) == pytest.approx(math.log(32))
+
+
+def test_grad_norm_sums_the_norms_of_each_layer():
+    torch.manual_seed(1)
+    network = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    images, labels = torch.randn(5, 3), torch.tensor([0, 1, 1, 0, 1])
+    loss = torch.nn.functional.cross_entropy(network(images), labels)
+    weights = [network[0].weight, network[2].weight]
+    grads = torch.autograd.grad(loss, weights)
+    per_layer = sum(float(g.norm()) for g in grads)
+    assert score("grad_norm", copy.deepcopy(network), images, labels) == pytest.approx(per_layer)
+    assert per_layer != pytest.approx(float(torch.cat([g.flatten() for g in grads]).norm()))
+
+
 def test_naswot_needs_relu_modules():
     with pytest.raises(GhnasError, match="nn.ReLU"):
         score("naswot", linear([[1, 0]]), torch.ones(2, 2))

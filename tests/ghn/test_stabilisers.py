@@ -11,9 +11,10 @@ import torch
 
 from ghnas.config import get_cfg
 from ghnas.ghn import build_ghn
-from ghnas.ghn.checkpoint import ghn_identity
+from ghnas.ghn.checkpoint import check_identity, ghn_identity
 from ghnas.ghn.graph_hypernetwork import fan_in_scale
 from ghnas.ghn.reference import reference_generate
+from ghnas.utils.errors import GhnasError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_ghn_outputs import BLOCKS, WIDTH, every_op_architecture, space_at  # noqa: E402
@@ -90,3 +91,16 @@ def test_identity_names_a_stabiliser_only_when_it_is_on():
     space = space_at(7)
     assert "LAYER_NORM" not in ghn_identity(off, space)["ghn_architecture"]
     assert ghn_identity(on, space)["ghn_architecture"]["LAYER_NORM"] is True
+
+
+@pytest.mark.parametrize("key, value", [("FAN_IN_SCALING", True), ("EMA_DECAY", 0.9)])
+def test_a_checkpoint_made_with_a_stabiliser_is_refused_without_it_and_back(key, value):
+    _, off = ghn_with()
+    _, on = ghn_with(**{key: value})
+    space = space_at(7)
+    made_on, made_off = ghn_identity(on, space), ghn_identity(off, space)
+    with pytest.raises(GhnasError, match=f"GHN.{key}: {value!r} in the checkpoint"):
+        check_identity(made_on, made_off, "ckpt.pth")
+    with pytest.raises(GhnasError, match=f"GHN.{key}: .* in the checkpoint, {value!r} in the"):
+        check_identity(made_off, made_on, "ckpt.pth")
+    check_identity(made_off, made_off, "ckpt.pth")

@@ -55,6 +55,10 @@ def test_a_step_trains_the_paths_it_ran():
     logits = run_with_generated_weights(network, model.generate(space, [arch])[0],
                                         torch.randn(4, 3, 8, 8))  # fmt: skip
     logits.sum().backward()
-    touched = {k for k, p in model.table.items() if p.grad is not None}
-    assert any("edges_0_conv" in k and "nor_conv_3x3" in k for k in touched)
-    assert not any("edges_1_conv" in k for k in touched)
+    touched = {k for k, p in model.table.items() if p.grad is not None and "edges" in k}
+    # Only edge 0's 3x3 weights of each of the 3 cells: not its 1x1 ones, not other edges'.
+    assert touched == {
+        f"cells_{c}_edges_0_conv_weight__nor_conv_3x3_s0_{shape}"
+        for c, shape in ((0, "4x4x3x3"), (2, "8x8x3x3"), (4, "16x16x3x3"))
+    }
+    assert len([k for k in model.table if "edges" in k]) == 3 * 6 * 2  # the others exist

@@ -161,8 +161,9 @@ def estimator_row(name, predicted, truth, keys, cost, resamples: int, seed: int)
 def summarise_seeds(seeds: Sequence[int], reports: Sequence[Dict], view="estimators") -> List:
     """Per estimator: τ (all) on each seed, then mean ± sd over seeds of each summary column."""
     rows = []
-    for position, first in enumerate(reports[0][view]):
-        per_seed = [report[view][position] for report in reports]
+    for first in reports[0][view]:
+        name = first["estimator"]
+        per_seed = [next(r for r in report[view] if r["estimator"] == name) for report in reports]
         row = {"estimator": first["estimator"]}
         row.update({f"τ seed {s}": r["kendall (all)"] for s, r in zip(seeds, per_seed)})
         for column in SUMMARY_COLUMNS:
