@@ -380,6 +380,17 @@ def test_ranking_benchmark_runs_end_to_end(tmp_path):
         assert first == second
     assert (tmp_path / "benchmark" / "results.jsonl").read_text().splitlines() == lines
 
+    # Cut after 5 rows (as a kill or --time-limit would) and resumed: the same rows as uncut
+    # (each architecture's baselines are seeded by the architecture, not by the run).
+    results = tmp_path / "benchmark" / "results.jsonl"
+    results.write_text("\n".join(lines[:6]) + "\n")
+    benchmark_ranking.main(benchmark_ranking.parser().parse_args(["--resume", *args_list(args)]))
+
+    def timeless(line):
+        return {k: v for k, v in json.loads(line).items() if k != "baseline_seconds"}
+
+    assert [timeless(x) for x in results.read_text().splitlines()] == list(map(timeless, lines))
+
 
 def args_list(args):
     """The command line of a parsed benchmark ``args`` (without --resume)."""
