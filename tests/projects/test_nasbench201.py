@@ -350,6 +350,7 @@ def test_ranking_benchmark_runs_end_to_end(tmp_path):
     args = benchmark_ranking.parser().parse_args(
         ["--config-file", str(PROJECT / "configs" / "quick.yaml"), "--num-archs", "12",
          "--table", str(table), "--baseline-network", "4,1", "--bootstrap", "50",
+         "--baseline-archs", "2",
          "OUTPUT_DIR", str(tmp_path), "DATASETS.PATH", str(data), "SOLVER.MAX_ITER", "3",
          "NASBENCH201.CHANNELS", "4", "ZERO_COST.BATCH_SIZE", "8"]
     )  # fmt: skip
@@ -396,4 +397,5 @@ def args_list(args):
     """The command line of a parsed benchmark ``args`` (without --resume)."""
     return ["--config-file", args.config_file, "--num-archs", str(args.num_archs),
             "--table", args.table, "--baseline-network", args.baseline_network,
-            "--bootstrap", str(args.bootstrap), *args.opts]  # fmt: skip
+            "--bootstrap", str(args.bootstrap), "--baseline-archs", str(args.baseline_archs),
+            *args.opts]  # fmt: skip
