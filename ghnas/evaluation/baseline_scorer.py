@@ -35,10 +35,14 @@ def check_zero_cost_config(cfg, num_images: int) -> None:
         )
 
 
+def derived_seed(*entropy: int) -> int:
+    """A seed drawn from ``entropy`` (independent streams for distinct entropy)."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(1)[0])
+
+
 def architecture_seed(seed: int, canonical_hash: str) -> int:
     """The torch seed of an architecture's network: one per (SEED, architecture)."""
-    entropy = [seed, int(canonical_hash[:15], 16)]
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+    return derived_seed(seed, int(canonical_hash[:15], 16))
 
 
 class BaselineScorer:
@@ -55,7 +59,7 @@ class BaselineScorer:
         size = cfg.ZERO_COST.BATCH_SIZE
         [(images, labels)] = evaluation_batches(
             dataset=dataset, meta=meta, num_images=size, batch_size=size,
-            seed=int(np.random.SeedSequence([cfg.SEED, PROXY_BATCH_STREAM]).generate_state(1)[0]),
+            seed=derived_seed(cfg.SEED, PROXY_BATCH_STREAM),
             device=cfg.MODEL.DEVICE,
         )  # fmt: skip
         return cls(
@@ -71,10 +75,12 @@ class BaselineScorer:
     def score(self, arch) -> Tuple[Dict[str, float], Dict[str, float]]:
         """Every estimator's value for ``arch`` and its seconds (a zero-cost estimator's include
         building the network, which each needs)."""
-        started = time.perf_counter()
-        values = {"parameters": float(count_parameters(self.space, arch))}
-        values["FLOPs"] = float(self.space.analytic_flops(arch))
-        seconds = dict.fromkeys(STATIC_ESTIMATORS, (time.perf_counter() - started) / 2)
+        values, seconds = {}, {}
+        static = {"parameters": count_parameters, "FLOPs": lambda space, a: space.analytic_flops(a)}
+        for name, measure in static.items():
+            started = time.perf_counter()
+            values[name] = float(measure(self.space, arch))
+            seconds[name] = time.perf_counter() - started
         if not self.names:
             return values, seconds
         started = time.perf_counter()

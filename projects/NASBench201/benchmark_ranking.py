@@ -73,6 +73,7 @@ from ghnas.search_spaces import build_search_space  # noqa: E402
 from ghnas.selection import build_criterion  # noqa: E402
 from ghnas.trainers import build_trainer  # noqa: E402
 from ghnas.utils.errors import GhnasError  # noqa: E402
+from ghnas.utils.file_io import write_atomically  # noqa: E402
 
 TRUTH, SHORT_TRAINING = "cifar10_test_acc_200ep", "cifar10valid_xvalid_acc_12ep"
 
@@ -95,8 +96,7 @@ def main(args) -> dict:
         "summary": summarise_seeds(seeds, reports),
         "summary_unique": summarise_seeds(seeds, reports, view="estimators_unique"),
     }
-    with open(os.path.join(cfg.OUTPUT_DIR, "seeds.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    write_atomically(os.path.join(cfg.OUTPUT_DIR, "seeds.json"), json.dumps(summary, indent=2))
     print(f"\nover seeds {args.seeds}: every scored architecture")
     print(tabulate(summary["summary"], headers="keys", tablefmt="github"))
     print("one architecture per isomorphism class")
@@ -173,8 +173,8 @@ def run_seed(cfg, args) -> dict:
         raise GhnasError("--time-limit ran out before any architecture of the sample was scored")
     network = (f"C={channels}, N={cells}", baselines.estimator_names)
     report = evaluate(cfg, args, splits, rows, indices, strings, timing, network)
-    with open(os.path.join(cfg.OUTPUT_DIR, "benchmark", "ranking.json"), "w") as f:
-        json.dump(report, f, indent=2)
+    ranking = os.path.join(cfg.OUTPUT_DIR, "benchmark", "ranking.json")
+    write_atomically(ranking, json.dumps(report, indent=2))
     print_report(report)
     return report
 
