@@ -210,8 +210,9 @@ class RandomSearch:
             if is_main_process():
                 self.save_seconds(earlier + time.perf_counter() - started)
             progress.log(len(rows), scored, best=max(r["score"] for r in rows))
-        seconds = earlier + time.perf_counter() - started
-        if is_main_process():
+        seconds = round(earlier + time.perf_counter() - started, 3)  # as seconds.json keeps it
+        if is_main_process():  # the same total in seconds.json and in top.md
+            self.save_seconds(seconds)
             self.report(rows, seconds, resumed=resume and scored < len(rows))
         synchronize()  # later phases read results.jsonl: rank 0 must have finished writing it
         return rank_rows(rows)
