@@ -45,6 +45,7 @@ from tabulate import tabulate
 PROJECT = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT))
 from nasbench201 import NB201Architecture, add_nasbench201_config  # noqa: E402
+from nasbench201.checkpoint_ranking import checkpoint_table, score_checkpoints  # noqa: E402
 from nasbench201.ranking import (  # noqa: E402
     baseline_network,
     estimator_row,
@@ -166,22 +167,28 @@ def run_seed(cfg, args) -> dict:
         space, measured, batches, True
     )
     timing["plain_forward_archs_measured"] = len(measured)
+    scored = [(i, a) for i, a in zip(indices, archs) if i in rows][: args.checkpoint_archs]
+    earlier = score_checkpoints(
+        cfg, space, batches, [i for i, _ in scored], [a for _, a in scored],
+        cache=os.path.join(cfg.OUTPUT_DIR, "benchmark", "checkpoints.json"),
+    ) if scored else None  # fmt: skip
     timing["ghn_training_seconds"] = checkpoint.get("train_seconds")
     timing["one_shot_training_seconds"] = one_shot_seconds if args.one_shot else None
     indices = [i for i in indices if i in rows]  # those scored, if the time limit cut the run
     if not indices:
         raise GhnasError("--time-limit ran out before any architecture of the sample was scored")
     network = (f"C={channels}, N={cells}", baselines.estimator_names)
-    report = evaluate(cfg, args, splits, rows, indices, strings, timing, network)
+    report = evaluate(cfg, args, splits, rows, indices, strings, timing, network, earlier)
     ranking = os.path.join(cfg.OUTPUT_DIR, "benchmark", "ranking.json")
     write_atomically(ranking, json.dumps(report, indent=2))
     print_report(report)
     return report
 
 
-def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines) -> dict:
+def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines, earlier) -> dict:
     """Only now: the ground truth, and every estimator's metrics against it. ``baselines`` is
-    the baselines' network, as shown, and their names (rows store them sorted)."""
+    the baselines' network, as shown, and their names (rows store them sorted); ``earlier``
+    the earlier checkpoints' scores (or None)."""
     network, names = baselines
     table = read_columns(args.table, [TRUTH, SHORT_TRAINING, "nats_unique_str"])
     truth = [float(table[i][0]) for i in indices]
@@ -216,7 +223,10 @@ def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines) -> di
         "isomorphs_met_in_training": isomorphs_met(cfg, splits, strings, table, indices),
         "estimators": rows_for(range(len(indices))),
         "estimators_unique": rows_for(unique),
-    }
+        "checkpoints": None if earlier is None else checkpoint_table(
+            earlier, {i: rows[i]["score"] for i in indices}, dict(zip(indices, truth))
+        ),
+    }  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -260,6 +270,9 @@ def parser() -> argparse.ArgumentParser:
         help="minutes of wall time (GHN training included) after which scoring stops "
         "and what was scored is reported; 0: no limit",
     )
+    p.add_argument("--checkpoint-archs", type=int, default=500, metavar="N",
+                   help="architectures of the sample the GHN's two checkpoints before the final "
+                   "one also score, to show how much τ moves (0: none)")  # fmt: skip
     p.add_argument("--baseline-archs", type=int, default=100, metavar="N",
                    help="architectures the plain per-architecture forward is timed on")  # fmt: skip
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[])

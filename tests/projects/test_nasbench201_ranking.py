@@ -122,3 +122,73 @@ def test_seeds_run_end_to_end(tmp_path):
     assert [r["estimator"] for r in summary["summary"]][-2:] == [
         "naswot (C=4, N=1)", "12-epoch training (table)"
     ]  # fmt: skip
+
+
+def test_last_checkpoints_are_distinct_iterations(tmp_path):
+    """The final save and a periodic save of the same step count once, as the final one."""
+    from nasbench201.checkpoint_ranking import checkpoint_label, last_checkpoints
+
+    (tmp_path / "ghn").mkdir()
+    for name, iteration in [("model_0000499", 499), ("model_0000999", 999),
+                            ("model_0001499", 1499), ("model_final", 1499),
+                            ("model_0000249", 249)]:  # fmt: skip
+        torch.save({"iteration": iteration}, tmp_path / "ghn" / f"{name}.pth")
+    paths = last_checkpoints(str(tmp_path))
+    assert [Path(p).name for p in paths] == ["model_0000499.pth", "model_0000999.pth",
+                                            "model_final.pth"]  # fmt: skip
+    assert [checkpoint_label(p, i) for p, i in zip(paths, (499, 999, 1499))] == [
+        "step 500", "step 1000", "final"
+    ]  # fmt: skip
+
+
+def test_earlier_checkpoints_score_the_same_architectures(tmp_path):
+    """With EMA on: the two checkpoints before the final one and the final raw parameters score
+    the sample; a checkpoint's scores equal those of its file's moving average loaded by hand,
+    and a resumed run reuses them."""
+    table = require_shared_file("nasbench201/nasbench201.csv")
+    data = require_shared_file("cifar10/cifar10-1k.npz")
+    import benchmark_ranking
+
+    argv = ["--config-file", str(PROJECT / "configs" / "quick.yaml"), "--num-archs", "6",
+            "--table", str(table), "--baseline-network", "4,1", "--bootstrap", "20",
+            "--baseline-archs", "2", "--no-one-shot", "OUTPUT_DIR", str(tmp_path),
+            "DATASETS.PATH", str(data), "SOLVER.MAX_ITER", "4", "SOLVER.CHECKPOINT_PERIOD", "1",
+            "NASBENCH201.CHANNELS", "4", "ZERO_COST.ESTIMATORS", "[]", "GHN.EMA_DECAY", "0.5"]  # fmt: skip
+    report = benchmark_ranking.main(benchmark_ranking.parser().parse_args(argv))
+    rows = {r["checkpoint"]: r for r in report["checkpoints"]["rows"]}
+    assert list(rows) == ["step 2", "step 3", "final (raw, no EMA)", "final"]
+    assert rows["final"]["kendall (all)"] == report["estimators"][0]["kendall (all)"]
+    cache = json.loads((tmp_path / "benchmark" / "checkpoints.json").read_text())
+    assert cache["final (raw, no EMA)"]["scores"] != cache["step 3"]["scores"]
+
+    from nasbench201 import NB201Architecture, add_nasbench201_config
+
+    from ghnas.config import get_cfg
+    from ghnas.data import build_dataset, evaluation_batches
+    from ghnas.ghn import build_ghn
+    from ghnas.search import ArchitectureScorer
+    from ghnas.search_spaces import build_search_space
+    from ghnas.selection import build_criterion
+
+    cfg = get_cfg()
+    add_nasbench201_config(cfg)
+    cfg.merge_from_file(str(tmp_path / "config.yaml"))
+    splits = build_dataset(cfg)
+    space = build_search_space(cfg, splits.meta)
+    ghn = build_ghn(cfg, space)
+    saved = torch.load(tmp_path / "ghn" / "model_0000001.pth", weights_only=False)
+    ghn.load_state_dict({k[len("module."):]: v for k, v in saved["ema"].items()
+                         if k.startswith("module.")})  # fmt: skip
+    strings = benchmark_ranking.read_columns(str(table), ["arch_str"])
+    archs = [NB201Architecture.from_string(strings[i][0]) for i in cache["step 2"]["indices"]]
+    batches = evaluation_batches(dataset=splits.test, meta=splits.meta,
+                                 num_images=len(splits.test), batch_size=cfg.SEARCH.EVAL_BATCH_SIZE,
+                                 seed=cfg.SEED, device="cpu")  # fmt: skip
+    scorer = ArchitectureScorer(ghn=ghn, space=space, criterion=build_criterion(cfg),
+                                batches=batches, arch_batch=cfg.SEARCH.ARCH_BATCH)  # fmt: skip
+    assert scorer.score(archs) == pytest.approx(cache["step 2"]["scores"], abs=1e-6)
+
+    before = (tmp_path / "benchmark" / "checkpoints.json").stat().st_mtime_ns
+    again = benchmark_ranking.main(benchmark_ranking.parser().parse_args(["--resume", *argv]))
+    assert (tmp_path / "benchmark" / "checkpoints.json").stat().st_mtime_ns == before
+    assert again["checkpoints"] == report["checkpoints"]

@@ -220,3 +220,8 @@ def print_report(report: dict) -> None:
     print(tabulate(formatted(report["estimators"]), headers="keys", tablefmt="github"))
     print(f"one architecture per isomorphism class ({report['num_unique']}):")
     print(tabulate(formatted(report["estimators_unique"]), headers="keys", tablefmt="github"))
+    checkpoints = report.get("checkpoints")
+    if checkpoints:
+        print(f"GHN checkpoints on the same architectures (τ spread "
+              f"{checkpoints['kendall spread']:.3f}):")  # fmt: skip
+        print(tabulate(formatted(checkpoints["rows"]), headers="keys", tablefmt="github"))
