@@ -4,8 +4,10 @@ Takes the best architecture of ``search/results.jsonl``, widens it to the larges
 fit ``ANYTIME.FLOP_BUDGET`` (the fitting function export uses too), and trains it from scratch:
 SGD with momentum 0.9, learning rate 0.1 divided by 10 at 50% and 75% of the epochs, batch 64,
 the loss averaged over the exits. Each epoch ends with an fvcore checkpoint, so ``--resume``
-continues. It reports every exit's accuracy and cumulative FLOPs on the test split (the
-validation split when the dataset has none) and draws the real curve beside the predicted one.
+continues; every epoch's loss and learning rate go to ``metrics.jsonl`` and TensorBoard (see
+:mod:`ghnas.engine.progress`). It reports every exit's accuracy and cumulative FLOPs on the test
+split (the validation split when the dataset has none) and draws the real curve beside the
+predicted one.
 """
 
 import json
@@ -44,6 +46,7 @@ class AnytimeFinalTrainer:
         self.epochs, self.iters_per_epoch = epochs, iters_per_epoch
         self.optimizer, self.lr_schedule, self.budget = optimizer, lr_schedule, budget
         self.output_dir, self.channels = os.path.join(output_dir, "final"), channels
+        self.metrics_path = os.path.join(output_dir, "metrics.jsonl")
         self.eval_split = eval_split
         self.checkpointer = EpochCheckpointer(
             network, self.output_dir, identity={"hash": row["hash"], "channels": channels},
@@ -100,7 +103,9 @@ class AnytimeFinalTrainer:
             f"final: architecture {self.row['hash'][:12]} at C={self.channels}, "
             f"{self.epochs} epochs of {self.iters_per_epoch} iterations"
         )
-        progress = Progress(phase="final", total=self.epochs, done=start)
+        progress = Progress(
+            phase="final", total=self.epochs, done=start, metrics_path=self.metrics_path
+        )
         for epoch in range(start, self.epochs):
             lr = epoch_lr(self.lr_schedule, epoch, self.epochs)
             for group in self.optimizer.param_groups:

@@ -48,7 +48,7 @@ def test_a_kill_inside_a_write_resumes_to_the_uninterrupted_result(tmp_path, ref
     assert compare(phase, tmp_path, reference) == {
         "equal": True, "lost": 0, "duplicated": 0, "changed": 0
     }  # fmt: skip
-    # metrics.jsonl holds each logged step once, as the uninterrupted run's does.
+    # metrics.jsonl holds each logged iteration once, as the uninterrupted run's does.
     assert logged_steps(tmp_path) == logged_steps(reference)
     # The search's wall time in top.md is the sum over invocations (search/seconds.json).
     seconds = json.loads((tmp_path / "search" / "seconds.json").read_text())["search_seconds"]
@@ -57,7 +57,7 @@ def test_a_kill_inside_a_write_resumes_to_the_uninterrupted_result(tmp_path, ref
 
 def logged_steps(out):
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return [(r["phase"], r["step"]) for r in records]
+    return [(r["phase"], r["iteration"]) for r in records]
 
 
 def test_the_comparison_sees_a_lost_row(tmp_path, reference):
@@ -70,6 +70,16 @@ def test_the_comparison_sees_a_lost_row(tmp_path, reference):
     assert compare(PHASES["final"], copy, reference) == {
         "equal": False, "lost": 1, "duplicated": 0, "changed": 0
     }  # fmt: skip
+
+
+def test_the_comparison_sees_another_header_or_table(tmp_path, reference):
+    """The search's header and table beside its rows must come out the same too."""
+    for name in ("results_meta.json", "results.csv"):
+        copy = tmp_path / name
+        shutil.copytree(reference, copy)
+        path = copy / "search" / name
+        path.write_text(path.read_text() + "\n")
+        assert not compare(PHASES["final"], copy, reference)["equal"], name
 
 
 def test_a_second_writer_is_refused_and_a_killed_writer_leaves_no_lock(tmp_path):
