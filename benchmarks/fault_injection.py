@@ -8,8 +8,9 @@ goes uninterrupted; then ``--kills`` runs are each killed once and resumed to th
 fourth kill lands inside a write (a checkpoint save or a results line, half written: see
 ``kill_in_write.py``); the others at a uniformly random moment of the phase's time window in
 the uninterrupted run. A resumed run must equal the uninterrupted one: the same GHN (bit for
-bit), the same result rows (none lost, duplicated or changed), the same final weights and
-ground truth. The table counts the runs that did and the rows they lost, duplicated or changed.
+bit), the same result rows (none lost, duplicated or changed) with the same header and table
+beside them, the same final weights and ground truth. The table counts the runs that did and
+the rows they lost, duplicated or changed.
 The phases and their comparisons are also used by ``tests/engine/test_fault_injection.py``.
 """
 
@@ -99,7 +100,7 @@ PHASES: Dict[str, Phase] = {
                  _exists("ghn"), _exists("ghn", "model_final.pth"), "checkpoint:ghn/", 13),
     "search": Phase("search", "train_net", ["SOLVER.MAX_ITER", "20", "SEARCH.NUM_ARCHS", "40"],
                     _lines("search/results.jsonl", 1), _exists("search", "top.md"),
-                    "line:search/results.jsonl", 41),
+                    "line:search/results.jsonl", 40),
     "final": Phase("final", "train_net", ["PHASES", "['ghn', 'search', 'final']",
                                           "SOLVER.MAX_ITER", "20", "SEARCH.NUM_ARCHS", "8", *FINAL],
                    _exists("final"), _exists("final", "results.json"), "checkpoint:final/", 5),
@@ -177,6 +178,22 @@ RESULTS = {
 }
 
 
+# Beside a search's rows: its header and its table, which must come out byte for byte the same
+# (absent from both runs for the phases that write neither).
+SIDE_FILES = ("results_meta.json", "results.csv")
+
+
+def same_side_files(out: Path, reference: Path, results: str) -> bool:
+    """Whether ``out`` and ``reference`` hold the same :data:`SIDE_FILES` beside ``results``."""
+    folder = Path(results).parent
+    return all(_contents(out / folder / name) == _contents(reference / folder / name)
+               for name in SIDE_FILES)  # fmt: skip
+
+
+def _contents(path: Path):
+    return path.read_bytes() if path.exists() else None
+
+
 def rows(path: Path) -> List[dict]:
     """The JSON lines of ``path`` ([] when missing)."""
     if not path.exists():
@@ -203,7 +220,8 @@ def compare(phase: Phase, out: Path, reference: Path) -> Dict[str, object]:
     same_weights = all(
         _same_state(model_state(out / s), model_state(reference / s)) for s in states
     )
-    equal = same_weights and mine == theirs and lost == duplicated == changed == 0
+    same_files = same_side_files(out, reference, results)
+    equal = same_weights and same_files and mine == theirs and lost == duplicated == changed == 0
     return {"equal": equal, "lost": lost, "duplicated": duplicated, "changed": changed}
 
 

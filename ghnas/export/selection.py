@@ -23,7 +23,7 @@ def read_architecture(path: str, rank: Optional[int] = None) -> Tuple[Dict[str, 
         raise GhnasError(f"--arch: {path} is a folder; name an arch.json or a results.jsonl")
     if path.endswith(".jsonl"):
         found = load_results(path)
-        for number, row in enumerate(found, start=2):  # line 1 is the header
+        for number, row in enumerate(found, start=1):
             if not isinstance(row.get("score"), (int, float)) or "arch" not in row:
                 raise GhnasError(
                     f"--arch: {path}, line {number}: a row needs 'arch' and a numeric 'score'"

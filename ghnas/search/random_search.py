@@ -2,7 +2,9 @@
 
 Draw ``SEARCH.NUM_ARCHS`` architectures with distinct hashes (seeded), score each with the
 selection criterion on a fixed validation subset using GHN-generated weights, append every score
-to ``search/results.jsonl`` as it comes, and write the top ``SEARCH.TOP_K`` to ``search/top.md``.
+to ``search/results.jsonl`` as it comes (the header in ``search/results_meta.json``, the same rows
+as a table in ``search/results.csv`` at the end: see ``result_store``), and write the top
+``SEARCH.TOP_K`` to ``search/top.md``.
 With ``SEARCH.UNTRAINED_BASELINE`` every architecture is also scored by the GHN as initialised
 before training, to show what training bought.
 
@@ -233,7 +235,7 @@ class RandomSearch:
         write_atomically(self.seconds_path(), json.dumps({"search_seconds": round(seconds, 3)}))
 
     def open_store(self, resume: bool) -> List[Dict[str, Any]]:
-        """Start ``results.jsonl`` (or, resuming, read it): rank 0's part of :meth:`run`."""
+        """Start the results files (or, resuming, read them): rank 0's part of :meth:`run`."""
         os.makedirs(os.path.dirname(self.store.path), exist_ok=True)
         return self.store.open(resume)
 
@@ -261,7 +263,8 @@ class RandomSearch:
         return row
 
     def report(self, rows, seconds: float, resumed: bool) -> None:
-        """Log the table and write ``search/top.md``."""
+        """Log the table, write ``search/top.md`` and ``search/results.csv``."""
+        self.store.write_csv()
         timings = {}
         if self.train_seconds is not None:
             timings["GHN training wall time"] = f"{self.train_seconds:.1f} s"

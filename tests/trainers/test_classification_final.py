@@ -48,7 +48,6 @@ def write_results(cfg, splits, scores=(0.9, 0.8, 0.7)):
                          "score": scores[len(rows)], "params": 1, "flops": 1})  # fmt: skip
     path = f"{cfg.OUTPUT_DIR}/search/results.jsonl"
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    append_jsonl_line(path, {"schema_version": 1, "space": space.name})
     for row in rows:
         append_jsonl_line(path, row)
     return rows
