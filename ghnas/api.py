@@ -6,7 +6,7 @@ Usage::
     trained = load_ghn("output/quick_classification/ghn/model_final.pth", device="cpu")
     archs = trained.sample(20, seed=1)                     # or your own architectures
     scores = trained.score(archs, trained.batches("val"))  # what the search does
-    network = trained.network_with_generated_weights(archs[0])  # an ordinary nn.Module
+    network = trained.network_with_generated_weights(archs[0], calibrate_bn=trained.batches())
 
 The run's ``config.yaml`` (next to the ``ghn/`` folder) says how to rebuild the space and the
 GHN; the checkpoint carries the dataset metadata the networks need.
@@ -30,6 +30,7 @@ from ghnas.search.scoring import ArchitectureScorer, generate_weights
 from ghnas.search_spaces import SearchSpace, build_search_space
 from ghnas.selection import build_criterion
 from ghnas.utils.errors import GhnasError
+from ghnas.utils.fvcore_nn import update_bn_stats
 
 
 @dataclass
@@ -64,17 +65,27 @@ class TrainedGHN:
         """Generated parameters (name -> tensor) of each architecture."""
         return generate_weights(self.ghn, self.space, archs)
 
-    def network_with_generated_weights(self, arch: Any) -> nn.Module:
+    def network_with_generated_weights(
+        self, arch: Any, calibrate_bn: Optional[Sequence[Tuple[torch.Tensor, torch.Tensor]]] = None
+    ) -> nn.Module:
         """``space.build_network(arch)`` holding the GHN's weights (BN affine at 1 and 0).
 
-        Its BatchNorm running statistics are the initial ones: the GHN predicts weights for
-        batch-statistics BN, so run it in train mode inside
-        ``ghnas.layers.batch_statistics.batch_statistics(network)`` as the search does (or
-        recompute the statistics, e.g. with fvcore's precise BN, before ``eval()``).
+        The GHN predicts weights for batch-statistics BN. With ``calibrate_bn`` (batches such as
+        :meth:`batches` returns) the BN running statistics are recomputed on those images with
+        fvcore's precise BN, so ``network.eval()`` gives what the search measured; without it
+        they are the initial ones, and the network must run in train mode inside
+        ``ghnas.layers.batch_statistics.batch_statistics(network)``.
         """
         device = next(self.ghn.parameters()).device
         network = instantiate_for_generated_weights(self.space, arch, device)
         network.load_state_dict(self.generate([arch])[0], strict=False)
+        if calibrate_bn is not None:
+            images = [x.to(device) for x, _ in calibrate_bn]
+            if not images:
+                raise GhnasError("network_with_generated_weights: calibrate_bn holds no batch")
+            network.train()
+            with torch.no_grad():
+                update_bn_stats(network, images, num_iters=len(images))
         return network
 
     def score(

@@ -50,3 +50,20 @@ def require_test_module(name: str, install: str):
         if os.environ.get("GHNAS_REQUIRE_SHARED_DATA") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def require_plugin(name: str, install: str) -> None:
+    """Skip (or fail in CI) unless the ghnas plug-in ``name`` is installed (``install``: how)."""
+    from ghnas.plugins import installed_plugins
+
+    if name not in installed_plugins():
+        reason = f"the ghnas plug-in {name} is not installed ({install})"
+        if os.environ.get("GHNAS_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def nasbench201_plugin() -> None:
+    """The NAS-Bench-201 project, installed as a plug-in (tests/projects use it)."""
+    require_plugin("nasbench201", "pip install -e projects/NASBench201")

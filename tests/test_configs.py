@@ -1,11 +1,9 @@
 """Every YAML under configs/ and projects/*/configs/ loads into the defaults tree."""
 
-import importlib
-import re
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import require_plugin
 
 from ghnas.config import get_cfg
 from ghnas.data.metadata import DatasetMetadata
@@ -22,28 +20,18 @@ def test_there_are_configs():
     assert len(YAMLS) >= 3
 
 
-def project_config_hooks(path: Path):
-    """The ``add_*_config`` functions of the project a YAML belongs to (none for core YAMLs).
-
-    A project keeps its package(s) in ``projects/<Name>/``; importing them registers its parts.
-    """
+def require_project_plugin(path: Path) -> None:
+    """A project's YAML needs the project installed as a plug-in (its keys come with it)."""
     relative = path.relative_to(REPO)
-    if relative.parts[0] != "projects":
-        return []
-    project = REPO / "projects" / relative.parts[1]
-    sys.path.insert(0, str(project))
-    hooks = []
-    for package in sorted(p.parent.name for p in project.glob("*/__init__.py")):
-        module = importlib.import_module(package)
-        hooks += [getattr(module, n) for n in dir(module) if re.fullmatch(r"add_\w+_config", n)]
-    return hooks
+    if relative.parts[0] == "projects":
+        name = relative.parts[1]
+        require_plugin(name.lower(), f"pip install -e projects/{name}")
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: str(p.relative_to(REPO)))
 def test_config_loads_and_builds(path):
+    require_project_plugin(path)
     cfg = get_cfg()
-    for hook in project_config_hooks(path):
-        hook(cfg)
     cfg.merge_from_file(str(path))
     assert set(cfg.PHASES) <= {"ghn", "search", "final", "export"}
     cfg.merge_from_list(["MODEL.DEVICE", "cpu"])

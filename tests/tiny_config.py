@@ -1,6 +1,8 @@
 """A tiny end-to-end config shared by the engine tests (seconds on one core)."""
 
 TINY_OVERRIDES = [
+    "EXPORT.ONNX",  # seconds per export; tests/export/test_export_bundle.py turns it on
+    "False",
     "DATASETS.NAME",
     "digits",
     "DATASETS.VAL_SIZE",

@@ -12,11 +12,14 @@ phase trained (else the search's best) with EXPORT.WEIGHTS. Inputs are checked b
 first file is written.
 """
 
+import argparse
+import logging
 import os
 import sys
 
 from ghnas.data import build_dataset
 from ghnas.engine import config_from_args, default_argument_parser, default_setup, run_cli
+from ghnas.engine.banner import phase_banner
 from ghnas.engine.distributed import init_from_torchrun_env, on_main_process
 from ghnas.export import BundleExporter, check_export_config, read_architecture
 from ghnas.search import RandomSearch
@@ -29,10 +32,14 @@ from ghnas.utils.file_io import PathManager
 from ghnas.utils.registry import lookup
 
 PHASES = ("ghn", "search", "final", "export")
+logger = logging.getLogger("ghnas")
 
 
 def load_config(args, extend=None):
     """Config from defaults, file and overrides (``--phases`` last), with PHASES checked."""
+    trailing_flags(args)
+    if getattr(args, "eval_only", False):
+        eval_only(args)
     if getattr(args, "phases", None):
         args.opts = [*args.opts, "PHASES", args.phases]
     cfg = config_from_args(args, extend)
@@ -40,6 +47,34 @@ def load_config(args, extend=None):
     if unknown or not cfg.PHASES:
         raise GhnasError(f"PHASES: {list(cfg.PHASES)} is not a non-empty list of {PHASES}")
     return cfg
+
+
+def trailing_flags(args) -> None:
+    """``--phases P`` and ``--eval-only`` written after the KEY VALUE overrides, which argparse
+    leaves among them, taken out as the flags they are."""
+    opts = list(args.opts)
+    if "--eval-only" in opts:
+        opts.remove("--eval-only")
+        args.eval_only = True
+    if "--phases" in opts:
+        at = opts.index("--phases")
+        if at + 1 == len(opts):
+            raise GhnasError("--phases needs a value, e.g. --phases ghn,search")
+        args.phases = opts[at + 1]
+        del opts[at : at + 2]
+    args.opts = opts
+
+
+def eval_only(args) -> None:
+    """``--eval-only``: the search phase alone, scoring with an existing GHN (SEARCH.GHN_CHECKPOINT
+    or the run's own, which it then continues); nothing is trained."""
+    if getattr(args, "phases", None) not in (None, "search"):
+        raise GhnasError(f"--eval-only runs the search phase alone; drop --phases {args.phases}")
+    args.phases = "search"
+    opts = args.opts
+    given = any(opts[i] == "SEARCH.GHN_CHECKPOINT" and opts[i + 1] for i in range(len(opts) - 1))
+    if not given and not args.overwrite:
+        args.resume = True  # the GHN is the run's own: add the search to that run
 
 
 def check_compatible(cfg, splits) -> None:
@@ -86,13 +121,20 @@ def main(args, extend=None):
     check_compatible(cfg, splits)
     check_phases(cfg, splits, args.resume, args.overwrite)
     default_setup(cfg, args)
-    if "ghn" in cfg.PHASES:
+    for phase in cfg.PHASES:
+        logger.info(phase_banner(cfg, splits, phase))
+        run_phase(cfg, splits, phase, args)
+
+
+def run_phase(cfg, splits, phase: str, args) -> None:
+    """One phase of the run in OUTPUT_DIR."""
+    if phase == "ghn":
         build_trainer(cfg, splits, "GHN.TRAINER").train(resume=args.resume)
-    if "search" in cfg.PHASES:
+    if phase == "search":
         RandomSearch.from_config(cfg, splits).run(resume=args.resume)
-    if "final" in cfg.PHASES:
+    if phase == "final":
         build_trainer(cfg, splits, "FINAL.TRAINER").train(resume=args.resume)
-    if "export" in cfg.PHASES:
+    if phase == "export":
         trained = os.path.join(cfg.OUTPUT_DIR, "final", "results.json")
         if PathManager.exists(trained):
             arch, source = read_architecture(trained)
@@ -106,18 +148,37 @@ def main(args, extend=None):
 
 
 def argument_parser():
-    """The common flags, ``--phases`` and examples."""
+    """The common flags, ``--phases``, ``--eval-only``, the phases and examples."""
     parser = default_argument_parser(__doc__.splitlines()[0])
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--phases", metavar="P,P", help=f"the phases to run, in order, from {', '.join(PHASES)} "
         "(default: the config's PHASES)",
     )  # fmt: skip
-    parser.epilog = (
-        "examples: tools/train_net.py --config-file configs/quick/classification.yaml | "
-        "... --phases search --resume SEARCH.NUM_ARCHS 500 (rank more with the trained GHN) | "
-        "... --overwrite (start the folder again)"
-    )
+    parser.add_argument(
+        "--eval-only", action="store_true",
+        help="score with an existing GHN, training nothing (the search phase alone): "
+        "SEARCH.GHN_CHECKPOINT, else the run's own in OUTPUT_DIR, whose search it continues",
+    )  # fmt: skip
+    parser.epilog = EPILOG
     return parser
+
+
+EPILOG = """phases (PHASES in the config, or --phases):
+  ghn      train the graph hypernetwork on sampled architectures (OUTPUT_DIR/ghn/)
+  search   rank random architectures with GHN-generated weights (OUTPUT_DIR/search/)
+  final    train the best searched architecture for real with FINAL.TRAINER (OUTPUT_DIR/final/)
+  export   bundle the trained (else the best searched) architecture (OUTPUT_DIR/export/)
+
+examples:
+  tools/train_net.py --config-file configs/quick/classification.yaml
+  tools/train_net.py --config-file configs/quick/classification.yaml --phases ghn,search
+  tools/train_net.py --config-file configs/quick/classification.yaml --eval-only \\
+      SEARCH.NUM_ARCHS 500          # rank more with the trained GHN
+  tools/train_net.py --config-file configs/quick/classification.yaml --resume   # continue
+  tools/train_net.py --config-file configs/quick/classification.yaml --overwrite  # start again
+  tools/train_net.py --config-file configs/anytime.yaml MODEL.DEVICE cuda  # the paper's Sec. 4.3
+"""
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 import yaml
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
 
+from ghnas.plugins import add_plugin_config, check_plugins_installed, installed_plugins
 from ghnas.utils.errors import GhnasError
 
 
@@ -16,11 +17,13 @@ class CfgNode(_FvcoreCfgNode):
 
     def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
         """Merge a YAML file (and its ``_BASE_`` chain) into this config."""
-        check_config_chain(cfg_filename)
+        check_plugins_installed(check_config_chain(cfg_filename), f"config file {cfg_filename}")
         try:
             super().merge_from_file(cfg_filename, allow_unsafe=allow_unsafe)
         except (KeyError, ValueError, TypeError, AssertionError) as e:
             raise GhnasError(f"{cfg_filename}: {_describe(e, self)}") from None
+        if "PLUGINS" in self:  # a record of what is installed, not a setting a file changes
+            self.PLUGINS = sorted(installed_plugins())
 
     def merge_from_other_cfg(self, cfg_other) -> None:
         """Merge another config; numbers for float keys are taken as floats (see below)."""
@@ -40,9 +43,10 @@ class CfgNode(_FvcoreCfgNode):
             raise GhnasError(f"command-line override: {_describe(e, self)}") from None
 
 
-def check_config_chain(path: str, chain: Tuple[str, ...] = ()) -> None:
+def check_config_chain(path: str, chain: Tuple[str, ...] = ()) -> List[str]:
     """Raise :class:`GhnasError` (one line) unless ``path`` and every ``_BASE_`` it names are
-    readable YAML files holding a mapping, with no file its own ancestor."""
+    readable YAML files holding a mapping, with no file its own ancestor. Returns the
+    plug-ins the files name (``PLUGINS``)."""
     real = os.path.realpath(path)
     if real in chain:
         loop = " -> ".join(os.path.basename(c) for c in (*chain, real))
@@ -61,6 +65,9 @@ def check_config_chain(path: str, chain: Tuple[str, ...] = ()) -> None:
     if not isinstance(data, dict):
         found = "nothing" if data is None else f"a {type(data).__name__}"
         raise GhnasError(f"config file {path} holds {found}; it must map keys to values")
+    plugins = data.get("PLUGINS") or []
+    if not isinstance(plugins, list):
+        raise GhnasError(f"config file {path}: PLUGINS must be a list of plug-in names")
     bases = data.get("_BASE_", [])
     for base in bases if isinstance(bases, list) else [bases]:  # fvcore takes one or a list
         if not isinstance(base, str):
@@ -68,7 +75,8 @@ def check_config_chain(path: str, chain: Tuple[str, ...] = ()) -> None:
         base = os.path.expanduser(base)
         if not base.startswith("/"):  # relative to the file that names it, as in fvcore
             base = os.path.join(os.path.dirname(path), base)
-        check_config_chain(base, (*chain, real))
+        plugins += check_config_chain(base, (*chain, real))
+    return [str(p) for p in plugins]
 
 
 # yacs refuses an int for a float key, and PyYAML reads "600e6" as a string, so a budget written
@@ -130,6 +138,11 @@ def _describe(error: Exception, cfg) -> str:
         close = difflib.get_close_matches(unknown, list(_dotted_keys(cfg)), n=2, cutoff=0.8)
         if close:
             text += f"; did you mean {' or '.join(close)}?"
+        elif unknown.split(".")[0] not in cfg:  # a whole section: often a project's keys
+            text += (
+                f"; {unknown.split('.')[0]} is no section of the core or of an installed "
+                "plug-in (is the project that adds it installed? pip install -e projects/<Name>)"
+            )
         text += " (see ghnas/config/defaults.py for every accepted key)"
     return text
 
@@ -148,6 +161,7 @@ def get_cfg(config_file: Optional[str] = None) -> CfgNode:
     from ghnas.config.defaults import _C
 
     cfg = CfgNode(_C.clone())
+    add_plugin_config(cfg)
     if config_file is not None:
         cfg.merge_from_file(config_file)
     return cfg

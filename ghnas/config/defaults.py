@@ -14,6 +14,9 @@ _C = _FvcoreCfgNode()
 # best searched architecture for real with FINAL.TRAINER), "export" (bundle the trained, else the
 # best searched, architecture for deployment; EXPORT section).
 _C.PHASES = ["ghn", "search"]
+# The installed plug-ins (ghnas/plugins.py) whose keys this config holds: a record, set by
+# get_cfg(); merging a file that names one not installed here is refused.
+_C.PLUGINS = []
 # Every artefact (config dump, checkpoints, results, tables) goes under this directory.
 _C.OUTPUT_DIR = "./output/classification"
 # Master seed: architecture sampling, data order, GHN initialisation, evaluation subset.
@@ -332,3 +335,6 @@ _C.EXPORT.MIN_CHANNELS = 8
 # Empty: "final" when that checkpoint exists, otherwise the export stops and asks.
 _C.EXPORT.WEIGHTS = ""
 _C.EXPORT.BN_IMAGES = 1024
+# Also write model.onnx (self-contained, any batch size) where the [onnx] extra is installed
+# (pip install -e ".[onnx]": onnx, onnxscript, onnxruntime). ONNX export takes seconds per model.
+_C.EXPORT.ONNX = True

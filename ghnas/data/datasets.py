@@ -227,7 +227,9 @@ def _load_cifar10(root: str, *, train: bool, download: bool) -> tuple[Tensor, Te
         raise GhnasError(
             f"DATASETS.ROOT={root}: CIFAR-10 not found or corrupted (torchvision looks for "
             f"{os.path.join(root, 'cifar-10-batches-py')}); set DATASETS.DOWNLOAD True to "
-            f"download it"
+            f"download it, or offline put cifar-10-python.tar.gz in {root} and set "
+            f"DATASETS.DOWNLOAD True (the archive is then only checked and unpacked), or use "
+            f"an arrays file: DATASETS.NAME npz DATASETS.PATH <file.npz>"
         ) from None
     except OSError as e:  # urllib's URLError is an OSError: the download failed.
         reason = " ".join(str(e).split())

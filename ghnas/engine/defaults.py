@@ -73,7 +73,11 @@ def check_values(cfg: CfgNode) -> None:
     if device.split(":")[0] not in ("cpu", "cuda"):
         raise GhnasError(f"MODEL.DEVICE: '{device}' is not 'cpu' or 'cuda'")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise GhnasError("MODEL.DEVICE is 'cuda' but no CUDA device is available; use 'cpu'")
+        raise GhnasError(
+            "MODEL.DEVICE is 'cuda' but no CUDA device is available; use 'cpu' (MODEL.DEVICE "
+            "cpu), and for a run sized for a CPU start from configs/quick/ (such as "
+            "configs/quick/anytime.yaml for configs/anytime.yaml)"
+        )
     if cfg.MODEL.AMP_DTYPE not in AMP_DTYPES:
         raise GhnasError(f"MODEL.AMP_DTYPE: '{cfg.MODEL.AMP_DTYPE}' is not one of {AMP_DTYPES}")
     if cfg.MODEL.AMP_DTYPE == "float16" and "ghn" in cfg.PHASES:

@@ -6,8 +6,8 @@
   input size, the mean/std inputs must be normalised with);
 - ``config.yaml``: the config that rebuilds the network (``ghnas.export.load``);
 - ``weights.pth``: the state dict; ``model.pt2``: the ``torch.export`` program (the deployable:
-  ``torch.export.load(path).module()(x)`` needs torch only); ``model.onnx`` when ``onnx`` is
-  installed;
+  ``torch.export.load(path).module()(x)`` needs torch only); ``model.onnx`` (self-contained, any
+  batch size) when the ``[onnx]`` extra is installed;
 - ``flops.md``: fvcore's ``flop_count_table`` and the budget check;
 - ``block.png`` (the space's drawing) and ``manifest.json``: sha256 of every file, where the
   weights came from, FLOPs and budget.
@@ -235,14 +235,18 @@ class BundleExporter:
             torch.save(network.state_dict(), f)
         # Traced at batch 2 with a dynamic batch dimension, so the program takes any batch size.
         example = torch.zeros(2, *space.input_shape)
-        program = torch.export.export(
-            network, (example,), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},)
-        )
+        batch = ({0: torch.export.Dim.DYNAMIC},)
+        program = torch.export.export(network, (example,), dynamic_shapes=batch)
         torch.export.save(program, join("model.pt2"))
         files = list(BUNDLE_FILES)
-        if importlib.util.find_spec("onnx") is not None:
-            try:
-                torch.onnx.export(network, (example,), join("model.onnx"))
+        onnx = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript"))  # [onnx] extra
+        if self.cfg.EXPORT.ONNX and not onnx:
+            logger.info('export: model.onnx skipped (pip install -e ".[onnx]" to write it)')
+        if self.cfg.EXPORT.ONNX and onnx:
+            try:  # one self-contained file (weights inside), any batch size, like model.pt2
+                torch.onnx.export(network, (example,), join("model.onnx"), dynamic_shapes=batch,
+                                  external_data=False, input_names=["images"],
+                                  output_names=["logits"])  # fmt: skip
                 files.append("model.onnx")
             except Exception as e:  # the optional format must not sink the deployable one
                 logger.warning(f"export: model.onnx skipped ({type(e).__name__}: {e})")

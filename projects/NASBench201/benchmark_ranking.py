@@ -11,7 +11,8 @@ Protocol (in this order, so nothing that ranks can see the ground truth):
 2. draw a seeded sample of K benchmark indices and take their architecture strings (the table's
    ``arch_index``/``arch_str`` columns: the benchmark's own numbering, no accuracy);
 3. score them with GHN weights on ``x_test`` at a fixed batch size, appending each chunk to
-   ``results.jsonl`` (the core's format) as it is scored, until all are scored or
+   ``results.jsonl`` (the core's format: header in ``results_meta.json``, the rows also as
+   ``results.csv``) as it is scored, until all are scored or
    ``--time-limit`` minutes have passed (``--resume`` continues a cut-off run); then time a plain
    per-architecture forward of the same networks (their own weights, built outside the timer) on
    the same images, as written (NCHW) and in channels-last, to compare with the whole scoring
@@ -40,13 +41,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tabulate import tabulate
-
-PROJECT = Path(__file__).resolve().parent
-sys.path.insert(0, str(PROJECT))
-from nasbench201 import NB201Architecture, add_nasbench201_config  # noqa: E402
-from nasbench201.checkpoint_ranking import checkpoint_table, score_checkpoints  # noqa: E402
-from nasbench201.ranking import (  # noqa: E402
+from nasbench201 import NB201Architecture
+from nasbench201.checkpoint_ranking import checkpoint_table, score_checkpoints
+from nasbench201.ranking import (
     baseline_network,
     estimator_row,
     isomorphs_met,
@@ -60,28 +57,33 @@ from nasbench201.ranking import (  # noqa: E402
     summarise_seeds,
     unique_classes,
 )
+from tabulate import tabulate
 
-from ghnas.data import build_dataset, evaluation_batches  # noqa: E402
-from ghnas.engine import config_from_args, default_setup, run_cli  # noqa: E402
-from ghnas.evaluation.baseline_scorer import BaselineScorer  # noqa: E402
-from ghnas.evaluation.correlation import ONE_SHOT_STREAM  # noqa: E402
-from ghnas.evaluation.one_shot import train_one_shot  # noqa: E402
-from ghnas.ghn import build_ghn  # noqa: E402
-from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights  # noqa: E402
-from ghnas.search import ArchitectureScorer, ResultStore  # noqa: E402
-from ghnas.search.random_search import state_fingerprint  # noqa: E402
-from ghnas.search_spaces import build_search_space  # noqa: E402
-from ghnas.selection import build_criterion  # noqa: E402
-from ghnas.trainers import build_trainer  # noqa: E402
-from ghnas.utils.errors import GhnasError  # noqa: E402
-from ghnas.utils.file_io import write_atomically  # noqa: E402
+from ghnas.data import build_dataset, evaluation_batches
+from ghnas.engine import config_from_args, default_setup, run_cli
+from ghnas.evaluation.baseline_scorer import BaselineScorer
+from ghnas.evaluation.correlation import ONE_SHOT_STREAM
+from ghnas.evaluation.one_shot import train_one_shot
+from ghnas.ghn import build_ghn
+from ghnas.ghn.checkpoint import final_checkpoint_path, load_ghn_weights
+from ghnas.plugins import installed_plugins
+from ghnas.search import ArchitectureScorer, ResultStore
+from ghnas.search.random_search import state_fingerprint
+from ghnas.search_spaces import build_search_space
+from ghnas.selection import build_criterion
+from ghnas.trainers import build_trainer
+from ghnas.utils.errors import GhnasError
+from ghnas.utils.file_io import write_atomically
 
+PROJECT = Path(__file__).resolve().parent
 TRUTH, SHORT_TRAINING = "cifar10_test_acc_200ep", "cifar10valid_xvalid_acc_12ep"
 
 
 def main(args) -> dict:
     """One seed's report, or with ``--seeds`` every seed's and their summary."""
-    cfg = config_from_args(args, add_nasbench201_config)
+    if "nasbench201" not in installed_plugins():
+        raise GhnasError("the nasbench201 plug-in is not installed: pip install -e " + str(PROJECT))
+    cfg = config_from_args(args)
     if cfg.DATASETS.NAME != "npz":
         raise GhnasError("the benchmark scores on the arrays file's x_test: set DATASETS.NAME npz")
     if not os.path.isfile(args.table):  # checked now, not after the GHN has trained

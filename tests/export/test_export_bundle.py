@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import require_test_module
 from tiny_config import TINY_OVERRIDES
 
 from ghnas.config import get_cfg
@@ -46,8 +47,7 @@ def export(out, *extra, arch=None, rank=1, weights="ghn", overwrite=True):
 def best_row(out):
     rows = [
         json.loads(line)
-        for line in (out / "search" / "results.jsonl").read_text().split("\n")[1:]
-        if line
+        for line in (out / "search" / "results.jsonl").read_text().splitlines()
     ]
     return sorted(rows, key=lambda r: (-r["score"], r["hash"]))[0]
 
@@ -138,3 +138,20 @@ def test_a_second_export_of_one_hash_is_refused_and_keeps_the_bundle(searched):
         export(searched, weights="ghn", rank=3, overwrite=False)
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
     assert not (bundle.parent / f"{bundle.name}.partial").exists()
+
+
+def test_onnx_model_runs_in_onnxruntime_as_the_torch_export_program(searched):
+    """The [onnx] extra: model.onnx is in the manifest, self-contained, takes any batch size
+    and gives model.pt2's logits in onnxruntime."""
+    onnxruntime = require_test_module("onnxruntime", 'pip install -e ".[onnx]"')
+    require_test_module("onnxscript", 'pip install -e ".[onnx]"')
+    bundle = export(searched, "EXPORT.ONNX", True, weights="random", rank=3)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert "model.onnx" in manifest["files"]
+    assert not list(bundle.glob("*.data"))  # weights inside model.onnx, nothing beside it
+    shape = json.loads((bundle / "arch.json").read_text())["input_shape"]
+    x = torch.randn(5, *shape, generator=torch.Generator().manual_seed(1))
+    expected = torch.export.load(str(bundle / "model.pt2")).module()(x).detach().numpy()
+    session = onnxruntime.InferenceSession(str(bundle / "model.onnx"))
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

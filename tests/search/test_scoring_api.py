@@ -14,6 +14,7 @@ from ghnas.api import load_ghn
 from ghnas.config import get_cfg
 from ghnas.data.metadata import DatasetMetadata
 from ghnas.ghn import build_ghn
+from ghnas.layers.batch_statistics import batch_statistics
 from ghnas.search_spaces import ClassificationSearchSpace
 from ghnas.selection import AccuracyCriterion
 from ghnas.utils.errors import GhnasError
@@ -61,7 +62,7 @@ def test_api_scores_equal_the_search_results(tmp_path):
     )
     train_net.main(args)
     lines = (tmp_path / "search" / "results.jsonl").read_text().splitlines()
-    rows = [json.loads(line) for line in lines[1:]]
+    rows = [json.loads(line) for line in lines]
 
     trained = load_ghn(str(tmp_path / "ghn" / "model_final.pth"))
     archs = [trained.space.architecture_from_dict(r["arch"]) for r in rows]
@@ -77,6 +78,16 @@ def test_api_scores_equal_the_search_results(tmp_path):
     assert trained.score(archs, trained.batches("val")) == [r["score"] for r in rows]
     network = trained.network_with_generated_weights(archs[0])
     assert torch.isfinite(network(batches[0][0])).all()
+    # Calibrated on one batch, eval mode gives what batch-statistics BN gives on that batch (up
+    # to the unbiased variance BN keeps); uncalibrated, the initial statistics do not.
+    x = torch.cat([b[0] for b in batches])
+    with torch.no_grad(), batch_statistics(network):
+        want = network(x)
+    calibrated = trained.network_with_generated_weights(archs[0], calibrate_bn=[(x, None)])
+    with torch.no_grad():
+        got, raw = calibrated.eval()(x), network.eval()(x)
+    assert ((got - want).norm() / want.norm()).item() < 1e-2
+    assert ((raw - want).norm() / want.norm()).item() > 0.1
 
     # A run made on a GPU opens on a machine without one: on the CPU by default.
     config = tmp_path / "config.yaml"

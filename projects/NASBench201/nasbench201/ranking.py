@@ -132,6 +132,7 @@ def score_sample(store, resume: bool, scorers, baselines, todo, deadline: float)
         seconds["baselines"] += time.perf_counter() - start
     if not rows:
         raise GhnasError("--time-limit ran out before any architecture was scored")
+    store.write_csv()  # also when the time limit cut the run: the table of what was scored
     timing = {"ranked_this_run": scored, "ghn_scoring_seconds": seconds["ghn"],
               "baseline_seconds": seconds["baselines"]}  # fmt: skip
     for name in scorers:
