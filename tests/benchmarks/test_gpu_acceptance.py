@@ -33,6 +33,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def positive(value) -> bool:
+    """A finite float above zero."""
     return isinstance(value, float) and math.isfinite(value) and value > 0
 
 
@@ -50,11 +51,14 @@ def test_tiny_run_prints_every_row_and_writes_the_json(tmp_path):
         assert positive(r["ours"]), r
         if key in WITH_BASELINE:
             assert positive(r["baseline"]) and positive(r["ratio"]), r
-        assert (key in WITH_TARGET) == ("target" in r) and isinstance(r.get("met", True), bool)
+        assert (key in WITH_TARGET) == ("target" in r)
+        assert r.get("met") is None  # --tiny: the targets are for the full sizes
         assert r["what"] in done.stdout  # the printed table holds the same rows
     assert report["tiny"] and "untrained" in done.stdout
     # bf16 autocast ran on the CPU where torch has it (it does in every supported release).
     assert rows["ghn_training_amp"]["what"].count("AMP bfloat16") == 1
+    assert report["sections"]["nasbench201"]["plain_dtype"] == "bfloat16"
+    assert report["knobs"]["amp_dtype"] == "bfloat16"  # the scoring ran under it too
 
 
 def test_a_missing_input_is_one_line(tmp_path):
@@ -65,3 +69,17 @@ def test_a_missing_input_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == f"ghnas: error: --data: {missing} not found"
     assert not (tmp_path / "out.json").exists()
+
+
+def test_targets_are_judged_at_full_size_only():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import gpu_acceptance
+
+    fast = gpu_acceptance.row("nb201_vs_plain_low", "x", 400.0, 100.0)  # ratio 4 >= 3.7
+    slow = gpu_acceptance.row("paper_scoring", "x", 0.1, 0.08, seconds=True)  # 0.1 s > 0.05 s
+    assert fast["ratio"] == 4.0 and slow["ratio"] == pytest.approx(0.8)
+    assert slow["target"] == "<= 0.05 s"
+    assert gpu_acceptance.judged(fast, True)["met"] and not gpu_acceptance.judged(slow, True)["met"]
+    assert gpu_acceptance.judged(fast, False)["met"] is None
+    untargeted = gpu_acceptance.row("anytime_training", "x", 3.0)
+    assert gpu_acceptance.judged(untargeted, True) == untargeted and untargeted["ratio"] is None
