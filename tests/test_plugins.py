@@ -97,7 +97,7 @@ def test_an_installed_project_runs_through_the_core_tools(tmp_path):
 
     quick = str(REPO / "projects" / "NASBench201" / "configs" / "quick.yaml")
     tool("train_net.py", "--config-file", quick, "OUTPUT_DIR", str(run), *tiny)
-    assert yaml.safe_load((run / "config.yaml").read_text())["PLUGINS"] == ["nasbench201"]
+    assert "nasbench201" in yaml.safe_load((run / "config.yaml").read_text())["PLUGINS"]
     trained = load_ghn(str(run / "ghn" / "model_final.pth"), device="cpu")
     archs = trained.sample(2, seed=0)
     assert len(trained.score(archs, trained.batches("val"))) == 2
