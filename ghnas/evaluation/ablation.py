@@ -16,11 +16,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 from tabulate import tabulate
 
 from ghnas.engine.defaults import check_values
-from ghnas.evaluation.correlation import (
-    CORRELATION_COLUMNS,
-    CorrelationBenchmark,
-    with_interval,
-)
+from ghnas.evaluation.correlation import CorrelationBenchmark
+from ghnas.evaluation.correlation_report import CORRELATION_COLUMNS, with_interval
 from ghnas.evaluation.plots import plot_sweep
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager

@@ -34,8 +34,8 @@ from ghnas.engine.per_rank_state import PerRankState
 from ghnas.engine.progress import Progress
 from ghnas.trainers.classification_recipe import ClassificationRecipe
 from ghnas.trainers.epoch_checkpointer import EpochCheckpointer
-from ghnas.trainers.ghn_trainer import batch_seed
 from ghnas.trainers.lr_schedules import epoch_lr
+from ghnas.trainers.rank_streams import batch_seed
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.fvcore_nn import update_bn_stats
 from ghnas.utils.rng_state import RNGState

@@ -1,7 +1,8 @@
 """Learning-rate schedules of the final trainers: fvcore param schedulers over epochs.
 
 A schedule maps ``where = epoch / epochs`` to the learning rate of that whole epoch: the rate
-changes once per epoch, as in the NASNet/DARTS recipes the paper follows (appendix 7.3).
+changes once per epoch, as in the NASNet/DARTS recipes the paper follows (appendix 7.3). The GHN
+trainer uses the same step decay over iterations.
 """
 
 import logging
@@ -29,15 +30,22 @@ def epoch_lr(schedule: ParamScheduler, epoch: int, epochs: int) -> float:
 
 
 def step_decay_schedule(
-    base_lr: float, factor: float, points: Sequence[float], epochs: int, phase: str = "final"
+    base_lr: float,
+    factor: float,
+    points: Sequence[float],
+    epochs: int,
+    phase: str = "final",
+    unit: str = "epochs",
 ) -> ParamScheduler:
     """``base_lr`` multiplied by ``factor`` at each fraction of ``epochs`` in ``points`` (the
-    anytime recipe: x0.1 at 50% and 75%); constant when the run is too short to place them."""
+    anytime recipe and the GHN's: x0.1 / x0.5 at 50% and 75%); constant when the run is too short
+    to place them. ``unit`` names what ``epochs`` counts in the log line (the GHN counts
+    iterations)."""
     values = [base_lr * factor**i for i in range(len(points) + 1)]
     milestones = [int(round(p * epochs)) for p in points]
     bounds = [0] + milestones + [epochs]
     if epochs <= len(values) or any(a >= b for a, b in zip(bounds, bounds[1:])):
-        logger.info(f"{phase}: {epochs} epochs are too few for LR decay; constant LR")
+        logger.info(f"{phase}: {epochs} {unit} are too few for LR decay; constant LR")
         return ConstantParamScheduler(base_lr)
     return MultiStepParamScheduler(values, num_updates=epochs, milestones=milestones)
 

@@ -291,10 +291,10 @@ def test_scorer_and_trainer_use_the_fused_network_with_equal_results(monkeypatch
     assert scores[True] == scores[False]
     assert len(set(scores[True])) > 1  # the comparison can fail
 
-    import ghnas.trainers.ghn_trainer as trainer_module
+    import ghnas.trainers.ghn_loss as loss_module
 
     losses = [
-        trainer_module.mean_loss(space, archs, ghn.generate(space, archs), x, y, fused=fused)
+        loss_module.mean_loss(space, archs, ghn.generate(space, archs), x, y, fused=fused)
         for fused in (True, False)
     ]
     torch.testing.assert_close(losses[0], losses[1])
@@ -302,8 +302,8 @@ def test_scorer_and_trainer_use_the_fused_network_with_equal_results(monkeypatch
     def refuse(*args, **kwargs):
         raise AssertionError("built a network one at a time")
 
-    monkeypatch.setattr(trainer_module, "instantiate_for_generated_weights", refuse)
-    trainer_module.mean_loss(space, archs, ghn.generate(space, archs), x, y, fused=True)
+    monkeypatch.setattr(loss_module, "instantiate_for_generated_weights", refuse)
+    loss_module.mean_loss(space, archs, ghn.generate(space, archs), x, y, fused=True)
 
 
 def test_end_to_end_core_train_net_with_the_plugin(tmp_path, monkeypatch):
