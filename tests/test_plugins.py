@@ -88,7 +88,8 @@ def test_an_installed_project_runs_through_the_core_tools(tmp_path):
     data = require_shared_file("cifar10/cifar10-1k.npz")
     run = tmp_path / "run"
     tiny = ["SOLVER.MAX_ITER", "2", "SEARCH.NUM_ARCHS", "3", "NASBENCH201.CHANNELS", "4",
-            "DATASETS.PATH", str(data), "EXPORT.ONNX", "False"]  # fmt: skip
+            "DATASETS.PATH", str(data), "EXPORT.ONNX", "False", "EXPORT.BN_IMAGES", "32",
+            "SEARCH.EVAL_IMAGES", "32", "SEARCH.EVAL_BATCH_SIZE", "32"]  # fmt: skip
 
     def tool(name, *args):
         done = subprocess.run([sys.executable, str(REPO / "tools" / name), *args], cwd=tmp_path,

@@ -61,14 +61,21 @@ def test_tiny_run_prints_every_row_and_writes_the_json(tmp_path):
     assert report["knobs"]["amp_dtype"] == "bfloat16"  # the scoring ran under it too
 
 
-def test_a_missing_input_is_one_line(tmp_path):
+def test_a_missing_input_is_one_line(tmp_path, capsys):
+    """In-process through run_cli, as the script's __main__ runs it (no second interpreter)."""
     table = require_shared_file("nasbench201/nasbench201.csv")
     missing = tmp_path / "absent.npz"
-    done = run("--tiny", "--device", "cpu", "--data", str(missing), "--table", str(table),
-               "--out", str(tmp_path / "out.json"))  # fmt: skip
-    assert done.returncode == 2
-    assert done.stderr.strip() == f"ghnas: error: --data: {missing} not found"
-    assert not (tmp_path / "out.json").exists()
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import gpu_acceptance
+
+    from ghnas.engine import run_cli
+
+    out = str(tmp_path / "o.json")
+    args = gpu_acceptance.parse_args(["--tiny", "--device", "cpu", "--data", str(missing),
+                                      "--table", str(table), "--out", out])  # fmt: skip
+    assert run_cli(gpu_acceptance.main, args) == 2
+    assert capsys.readouterr().err.strip() == f"ghnas: error: --data: {missing} not found"
+    assert not (tmp_path / "o.json").exists()
 
 
 def test_targets_are_judged_at_full_size_only():

@@ -41,29 +41,26 @@ def test_flags_after_the_overrides_are_flags():
         train_net.load_config(parse("--config-file", QUICK, "SEED", "3", "--phases"))
 
 
-def test_eval_only_scores_with_the_runs_ghn_and_trains_nothing(tmp_path, capsys):
+def test_eval_only_scores_with_the_runs_ghn_and_banners_say_what_runs(tmp_path, capsys):
+    """A GHN phase, then --eval-only: the search alone, with that GHN, which stays as it was.
+    Each phase starts with one line: iterations, GHN size, split sizes, device."""
     out = ["OUTPUT_DIR", str(tmp_path)]
     train_net.main(parse("--config-file", QUICK, *TINY_OVERRIDES, *out, "--phases", "ghn"))
     ghn = (tmp_path / "ghn" / "model_final.pth").read_bytes()
-    before = len((tmp_path / "log.txt").read_text())
+    first = (tmp_path / "log.txt").read_text()
+    banner = next(line for line in first.splitlines() if "phase ghn:" in line)
+    assert "20 iterations of 1 architecture(s)" in banner and "M parameters" in banner
+    assert "; train " in banner and " / val 200" in banner and banner.endswith("device cpu")
     assert not (tmp_path / "search").exists()
     capsys.readouterr()
     status = run_cli(train_net.main, parse("--config-file", QUICK, *TINY_OVERRIDES, *out,
                                            "--eval-only"))  # fmt: skip
     assert status == 0
-    log = (tmp_path / "log.txt").read_text()[before:]  # what the --eval-only run logged
-    assert "phase search: 12 architectures" in log and "phase ghn:" not in log
+    log = (tmp_path / "log.txt").read_text()[len(first) :]  # what the --eval-only run logged
+    assert "phase search: 12 architectures of classification by accuracy" in log
+    assert "phase ghn:" not in log
     assert (tmp_path / "ghn" / "model_final.pth").read_bytes() == ghn
     assert (tmp_path / "search" / "results.jsonl").is_file()
-
-
-def test_banners_name_iterations_ghn_size_splits_and_device(tmp_path):
-    train_net.main(parse("--config-file", QUICK, *TINY_OVERRIDES, "OUTPUT_DIR", str(tmp_path)))
-    log = (tmp_path / "log.txt").read_text()
-    ghn = next(line for line in log.splitlines() if "phase ghn:" in line)
-    assert "20 iterations of 1 architecture(s)" in ghn and "M parameters" in ghn
-    assert "; train " in ghn and " / val 200" in ghn and ghn.endswith("device cpu")
-    assert "phase search: 12 architectures of classification by accuracy" in log
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the error is for machines without CUDA")

@@ -46,8 +46,7 @@ def export(out, *extra, arch=None, rank=1, weights="ghn", overwrite=True):
 
 def best_row(out):
     rows = [
-        json.loads(line)
-        for line in (out / "search" / "results.jsonl").read_text().splitlines()
+        json.loads(line) for line in (out / "search" / "results.jsonl").read_text().splitlines()
     ]
     return sorted(rows, key=lambda r: (-r["score"], r["hash"]))[0]
 

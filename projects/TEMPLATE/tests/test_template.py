@@ -42,7 +42,8 @@ def test_requests_match_the_network_and_flops_match_fvcore(seed):
 
 
 def test_the_core_tool_trains_a_ghn_and_ranks_the_space(tmp_path):
-    overrides = ["OUTPUT_DIR", str(tmp_path), "SOLVER.MAX_ITER", "5", "SEARCH.NUM_ARCHS", "3"]
+    overrides = ["OUTPUT_DIR", str(tmp_path), "SOLVER.MAX_ITER", "5", "SEARCH.NUM_ARCHS", "3",
+                 "SEARCH.EVAL_IMAGES", "50", "SEARCH.EVAL_BATCH_SIZE", "50"]  # fmt: skip
     done = subprocess.run(
         [sys.executable, str(HERE.parents[1] / "tools" / "train_net.py"), "--config-file",
          str(HERE / "configs" / "template.yaml"), *overrides],
