@@ -89,9 +89,13 @@ class TrainedGHN:
         return network
 
     def score(
-        self, archs: Sequence[Any], batches: Sequence[Tuple[torch.Tensor, torch.Tensor]]
+        self,
+        archs: Sequence[Any],
+        batches: Optional[Sequence[Tuple[torch.Tensor, torch.Tensor]]] = None,
     ) -> List[float]:
-        """Scores of ``archs`` by the config's criterion on ``batches``, as the search does."""
+        """Scores of ``archs`` by the config's criterion on ``batches`` (by default the run's
+        validation batches, :meth:`batches`), as the search does."""
+        batches = self.batches("val") if batches is None else batches
         scorer = ArchitectureScorer(
             ghn=self.ghn,
             space=self.space,

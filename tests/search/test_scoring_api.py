@@ -76,6 +76,7 @@ def test_api_scores_equal_the_search_results(tmp_path):
     )  # fmt: skip
     assert trained.score(archs, batches) == [r["score"] for r in rows]
     assert trained.score(archs, trained.batches("val")) == [r["score"] for r in rows]
+    assert trained.score(archs) == [r["score"] for r in rows]  # the validation batches
     network = trained.network_with_generated_weights(archs[0])
     assert torch.isfinite(network(batches[0][0])).all()
     # Calibrated on one batch, eval mode gives what batch-statistics BN gives on that batch (up
