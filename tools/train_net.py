@@ -43,6 +43,8 @@ def load_config(args, extend=None):
     if getattr(args, "phases", None):
         args.opts = [*args.opts, "PHASES", args.phases]
     cfg = config_from_args(args, extend)
+    if getattr(args, "eval_only", False) and not cfg.SEARCH.GHN_CHECKPOINT and not args.overwrite:
+        args.resume = True  # the GHN is the run's own (file or override): add the search to it
     unknown = [p for p in cfg.PHASES if p not in PHASES]
     if unknown or not cfg.PHASES:
         raise GhnasError(f"PHASES: {list(cfg.PHASES)} is not a non-empty list of {PHASES}")
@@ -71,10 +73,6 @@ def eval_only(args) -> None:
     if getattr(args, "phases", None) not in (None, "search"):
         raise GhnasError(f"--eval-only runs the search phase alone; drop --phases {args.phases}")
     args.phases = "search"
-    opts = args.opts
-    given = any(opts[i] == "SEARCH.GHN_CHECKPOINT" and opts[i + 1] for i in range(len(opts) - 1))
-    if not given and not args.overwrite:
-        args.resume = True  # the GHN is the run's own: add the search to that run
 
 
 def check_compatible(cfg, splits) -> None:
