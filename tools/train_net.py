@@ -26,7 +26,6 @@ from ghnas.search import RandomSearch
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.trainers import TRAINER_REGISTRY, build_trainer
-from ghnas.trainers.anytime_final import check_single_process
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import PathManager
 from ghnas.utils.registry import lookup
@@ -107,8 +106,6 @@ def check_phases(cfg, splits, resume: bool, overwrite: bool = False) -> None:
         RandomSearch.check_config(cfg, splits, resume=resume, ghn_trains="ghn" in cfg.PHASES)
     if "export" in cfg.PHASES or "final" in cfg.PHASES:
         check_export_config(cfg)
-    if "final" in cfg.PHASES and cfg.FINAL.TRAINER == "anytime_final":
-        check_single_process()
 
 
 def main(args, extend=None):

@@ -209,7 +209,7 @@ _C.FINAL.MIN_CHANNELS = 1
 _C.FINAL.INIT_CHANNELS = 0
 # classification/imagenet: "imagenet"'s factor per epoch (the paper: 0.97).
 _C.FINAL.LR_GAMMA = 0.97
-# classification/imagenet: epochs of linear LR warm-up, in which the rate rises as
+# All final trainers: epochs of linear LR warm-up, in which the rate rises as
 # peak x (e + 1) / (W + 1). Under torchrun the peak is BASE_LR x the number of processes (the
 # linear scaling rule of the paper's 32-GPU runs). -1 = the paper's: 5 epochs with several
 # processes, none with one. A run too short for it warms up for epochs - 1.

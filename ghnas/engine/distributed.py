@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, List, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from ghnas.utils.errors import GhnasError
 
@@ -29,6 +30,7 @@ __all__ = [
     "average_gradients",
     "broadcast_module",
     "broadcast_object",
+    "data_parallel",
     "get_rank",
     "get_world_size",
     "init_from_torchrun_env",
@@ -179,6 +181,19 @@ def broadcast_module(module: torch.nn.Module, src: int = 0) -> None:
     with torch.no_grad():
         for tensor in module.state_dict().values():
             dist.broadcast(tensor, src=src)
+
+
+def data_parallel(network: torch.nn.Module) -> torch.nn.Module:
+    """``network`` wrapped in ``DistributedDataParallel`` under torchrun (it also broadcasts rank
+    0's initial weights), ``network`` itself with one process. On CUDA the wrapper runs on this
+    rank's GPU, the one ``init_from_torchrun_env`` made current."""
+    if get_world_size() == 1:
+        return network
+    device = next(network.parameters()).device
+    ids = None
+    if device.type == "cuda":
+        ids = [device.index if device.index is not None else torch.cuda.current_device()]
+    return DistributedDataParallel(network, device_ids=ids)
 
 
 def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:

@@ -8,6 +8,13 @@ continues; every epoch's loss and learning rate go to ``metrics.jsonl`` and Tens
 :mod:`ghnas.engine.progress`). It reports every exit's accuracy and cumulative FLOPs on the test
 split (the validation split when the dataset has none) and draws the real curve beside the
 predicted one.
+
+Under torchrun the network is data-parallel (DDP), as in the classification trainer: each rank
+reads FINAL.IMS_PER_BATCH images a step from its own stream (``batch_seed``), an epoch is the
+training set once over all ranks (so N ranks take 1/N of the steps), the peak LR is BASE_LR x N
+after FINAL.WARMUP_EPOCHS of linear warm-up (-1: 5 with several processes), rank 0 writes the
+checkpoints (holding every rank's stream) and the report, and the evaluation batches are split
+between the ranks.
 """
 
 import json
@@ -20,14 +27,30 @@ import torch.nn.functional as F
 from tabulate import tabulate
 
 from ghnas.data import TrainBatchStream, evaluation_batches
-from ghnas.engine.distributed import get_world_size
+from ghnas.engine.distributed import (
+    all_gather_object,
+    all_reduce_mean,
+    broadcast_module,
+    data_parallel,
+    get_rank,
+    get_world_size,
+    is_main_process,
+    synchronize,
+)
+from ghnas.engine.per_rank_state import PerRankState
 from ghnas.engine.progress import Progress
 from ghnas.search_spaces.width_fitting import largest_fitting_width
 from ghnas.selection import area_under_anytime_curve
 from ghnas.selection.anytime_auc import exit_records
 from ghnas.trainers.build import TRAINER_REGISTRY
 from ghnas.trainers.epoch_checkpointer import EpochCheckpointer
-from ghnas.trainers.lr_schedules import epoch_lr, step_decay_schedule
+from ghnas.trainers.lr_schedules import (
+    epoch_lr,
+    resolve_warmup_epochs,
+    step_decay_schedule,
+    with_warmup,
+)
+from ghnas.trainers.rank_streams import batch_seed
 from ghnas.trainers.searched import ranked_search_rows, space_at_width
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import write_atomically
@@ -46,17 +69,18 @@ class AnytimeFinalTrainer:
         self.epochs, self.iters_per_epoch = epochs, iters_per_epoch
         self.optimizer, self.lr_schedule, self.budget = optimizer, lr_schedule, budget
         self.output_dir, self.channels = os.path.join(output_dir, "final"), channels
-        self.metrics_path = os.path.join(output_dir, "metrics.jsonl")
+        self.metrics_path = os.path.join(output_dir, "metrics.jsonl") if is_main_process() else None
         self.eval_split = eval_split
+        self.model = data_parallel(network)  # the network itself with one process
+        self.rng_state = PerRankState(RNGState({"batches": stream}))
         self.checkpointer = EpochCheckpointer(
             network, self.output_dir, identity={"hash": row["hash"], "channels": channels},
-            optimizer=optimizer, rng=RNGState({"batches": stream}),
+            save_to_disk=is_main_process(), optimizer=optimizer, rng=self.rng_state,
         )  # fmt: skip
 
     @classmethod
     def from_config(cls, cfg, splits) -> "AnytimeFinalTrainer":
         """Best searched architecture, fitted to the budget, with its SGD recipe."""
-        check_single_process()
         row = ranked_search_rows(cfg)[0]
         space_at = space_at_width(cfg, splits.meta)
         arch = space_at(cfg.MODEL.INIT_CHANNELS).architecture_from_dict(row["arch"])
@@ -70,7 +94,7 @@ class AnytimeFinalTrainer:
         stream = TrainBatchStream(
             dataset=splits.train, meta=splits.meta, batch_size=cfg.FINAL.IMS_PER_BATCH,
             device=cfg.MODEL.DEVICE, crop_padding=cfg.INPUT.CROP_PADDING,
-            horizontal_flip=cfg.INPUT.HORIZONTAL_FLIP, seed=cfg.SEED,
+            horizontal_flip=cfg.INPUT.HORIZONTAL_FLIP, seed=batch_seed(cfg.SEED, get_rank()),
         )  # fmt: skip
         eval_split = "test" if splits.test is not None else "val"
         evaluation = splits.test if splits.test is not None else splits.val
@@ -82,17 +106,12 @@ class AnytimeFinalTrainer:
             network.parameters(), lr=cfg.FINAL.BASE_LR, momentum=cfg.FINAL.MOMENTUM,
             weight_decay=cfg.FINAL.WEIGHT_DECAY,
         )  # fmt: skip
-        epochs = cfg.FINAL.EPOCHS
-        if epochs < 1:
-            raise GhnasError(f"FINAL.EPOCHS must be >= 1, got {epochs}")
-        lr_schedule = step_decay_schedule(
-            cfg.FINAL.BASE_LR, cfg.FINAL.LR_DECAY_FACTOR, cfg.FINAL.LR_DECAY_POINTS, epochs
-        )
+        epochs, world = cfg.FINAL.EPOCHS, get_world_size()
         return cls(
             network=network, row=row, stream=stream, eval_batches=batches, epochs=epochs,
-            iters_per_epoch=math.ceil(len(splits.train) / cfg.FINAL.IMS_PER_BATCH),
+            iters_per_epoch=math.ceil(len(splits.train) / (cfg.FINAL.IMS_PER_BATCH * world)),
             optimizer=optimizer,
-            lr_schedule=lr_schedule,
+            lr_schedule=anytime_lr_schedule(cfg, world),
             budget=budget, output_dir=cfg.OUTPUT_DIR, channels=channels, eval_split=eval_split,
         )  # fmt: skip
 
@@ -112,32 +131,55 @@ class AnytimeFinalTrainer:
                 group["lr"] = lr
             loss = self.train_epoch()
             progress.log(epoch + 1, loss=loss, lr=lr)
+            self.rng_state.gather()  # a collective (nothing with one process), before the save
             self.checkpointer.save(epoch)
+        # DDP keeps each rank's own running BN statistics; evaluate rank 0's, the saved ones.
+        broadcast_module(self.network)
         self.report()
+        synchronize()  # rank 0's report is written before anyone goes on
         return self.network
 
     def train_epoch(self) -> float:
         """One epoch of SGD on the loss averaged over exits; returns the mean loss."""
-        self.network.train()
+        self.model.train()
         total = 0.0
         for _ in range(self.iters_per_epoch):
             x, y = self.stream.next_batch()
-            logits = self.network(x)
+            logits = self.model(x)
             loss = torch.stack([F.cross_entropy(out, y) for out in logits]).mean()
-            if not torch.isfinite(loss):
+            value = float(all_reduce_mean(loss.detach()))  # same on every rank: all stop together
+            if not math.isfinite(value):
                 raise GhnasError(
                     "final training diverged (loss is not finite); lower FINAL.BASE_LR"
                 )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            total += float(loss.detach())
+            total += value
         return total / self.iters_per_epoch
 
-    def report(self) -> None:
-        """Write ``final/results.json`` and ``final/curves.png``; log the per-exit table."""
+    def evaluate_exits(self):
+        """Every exit's record over the evaluation batches, each rank scoring every N-th batch;
+        the same list on every rank."""
         self.network.eval()
-        exits = exit_records(self.network, self.network, self.eval_batches)
+        mine = self.eval_batches[get_rank() :: get_world_size()]
+        exits = exit_records(self.network, self.network, mine) if mine else None
+        size = sum(int(y.numel()) for _, y in mine)
+        shares = [(e, n) for e, n in all_gather_object((exits, size)) if e is not None]
+        if len(shares) == 1:
+            return shares[0][0]
+        total = sum(n for _, n in shares)
+        combined = [dict(record) for record in shares[0][0]]
+        for i, record in enumerate(combined):  # each rank's hits back from its fraction
+            record["acc"] = sum(round(e[i]["acc"] * n) for e, n in shares) / total
+        return combined
+
+    def report(self) -> None:
+        """Write ``final/results.json`` and ``final/curves.png`` (rank 0); log the per-exit
+        table."""
+        exits = self.evaluate_exits()
+        if not is_main_process():
+            return
         flops, accuracy = [e["flops"] for e in exits], [e["acc"] for e in exits]
         if self.eval_split == "val":
             logger.warning(
@@ -174,14 +216,20 @@ class AnytimeFinalTrainer:
         logger.info(f"final: AUC {result['auc']:.4f} (predicted {self.row['score']:.4f})\n{table}")
 
 
-def check_single_process() -> None:
-    """The anytime final trainer is not data-parallel: under torchrun every rank would train the
-    same network in full and write the same checkpoints, so it refuses in one line instead."""
-    if get_world_size() > 1:
-        raise GhnasError(
-            f"FINAL.TRAINER anytime_final trains on one process and this run has "
-            f"{get_world_size()} (torchrun); run the final phase without torchrun"
-        )
+def anytime_lr_schedule(cfg, world_size: int):
+    """The anytime recipe's step decay from ``FINAL.BASE_LR x world_size`` (linear scaling: each
+    process reads its own batch), after the warm-up FINAL.WARMUP_EPOCHS asks for."""
+    epochs = cfg.FINAL.EPOCHS
+    if epochs < 1:
+        raise GhnasError(f"FINAL.EPOCHS must be >= 1, got {epochs}")
+    warmup = min(resolve_warmup_epochs(cfg.FINAL.WARMUP_EPOCHS, world_size), epochs - 1)
+    if warmup < 0:
+        raise GhnasError(f"FINAL.WARMUP_EPOCHS must be >= 0, or -1 for the paper's, got {warmup}")
+    peak = cfg.FINAL.BASE_LR * world_size
+    main = step_decay_schedule(
+        peak, cfg.FINAL.LR_DECAY_FACTOR, cfg.FINAL.LR_DECAY_POINTS, epochs - warmup
+    )
+    return with_warmup(main, peak_lr=peak, epochs=epochs, warmup_epochs=warmup)
 
 
 @TRAINER_REGISTRY.register()

@@ -4,11 +4,8 @@ from dataclasses import dataclass
 
 from fvcore.common.param_scheduler import ParamScheduler
 
-from ghnas.trainers.lr_schedules import SCHEDULES, final_lr_schedule
+from ghnas.trainers.lr_schedules import SCHEDULES, final_lr_schedule, resolve_warmup_epochs
 from ghnas.utils.errors import GhnasError
-
-# The paper's warm-up of its 32-GPU runs, used by FINAL.WARMUP_EPOCHS = -1 with several processes.
-PAPER_WARMUP_EPOCHS = 5
 
 
 @dataclass(frozen=True)
@@ -64,9 +61,6 @@ class ClassificationRecipe:
             raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
         if cfg.INPUT.CROP_PADDING < 0:
             raise GhnasError(f"INPUT.CROP_PADDING={cfg.INPUT.CROP_PADDING} must be >= 0")
-        warmup = f.WARMUP_EPOCHS
-        if warmup == -1:
-            warmup = PAPER_WARMUP_EPOCHS if world_size > 1 else 0
         return cls(
             schedule=schedule,
             base_lr=f.BASE_LR,
@@ -74,7 +68,7 @@ class ClassificationRecipe:
             momentum=f.MOMENTUM,
             weight_decay=f.WEIGHT_DECAY,
             batch_size=f.IMS_PER_BATCH,
-            warmup_epochs=warmup,
+            warmup_epochs=resolve_warmup_epochs(f.WARMUP_EPOCHS, world_size),
             world_size=world_size,
             drop_path_prob=f.DROP_PATH_PROB,
             aux_weight=f.AUX_WEIGHT,

@@ -17,7 +17,6 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from ghnas.data import TrainBatchStream
 from ghnas.data.batches import gather_images, normalize_images
@@ -25,6 +24,7 @@ from ghnas.data.metadata import DatasetMetadata
 from ghnas.engine.distributed import (
     all_gather_object,
     all_reduce_mean,
+    data_parallel,
     get_rank,
     get_world_size,
     is_main_process,
@@ -97,13 +97,7 @@ class ClassificationRun:
         self.identity, self.directory = identity, directory
         self.metrics_path = metrics_path if is_main_process() else None
         self.world_size = get_world_size()
-        self.model: nn.Module = network
-        if self.world_size > 1:  # DDP also broadcasts rank 0's initial weights
-            device = next(network.parameters()).device
-            ids = None
-            if device.type == "cuda":  # "cuda" is this rank's GPU (torch.cuda.set_device)
-                ids = [device.index if device.index is not None else torch.cuda.current_device()]
-            self.model = DistributedDataParallel(network, device_ids=ids)
+        self.model = data_parallel(network)
         self.optimizer = torch.optim.SGD(
             network.parameters(), lr=recipe.peak_lr, momentum=recipe.momentum,
             weight_decay=recipe.weight_decay,

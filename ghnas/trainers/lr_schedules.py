@@ -23,6 +23,17 @@ logger = logging.getLogger("ghnas")
 # Main schedules of ``final_lr_schedule``: the CIFAR-10 recipe and the ImageNet-mobile one.
 SCHEDULES = ("cosine", "exponential")
 
+# The paper's warm-up of its 32-GPU runs, used by FINAL.WARMUP_EPOCHS = -1 with several processes.
+PAPER_WARMUP_EPOCHS = 5
+
+
+def resolve_warmup_epochs(setting: int, world_size: int) -> int:
+    """FINAL.WARMUP_EPOCHS as epochs: -1 is the paper's (5 with several processes, none with
+    one); any other value is itself."""
+    if setting == -1:
+        return PAPER_WARMUP_EPOCHS if world_size > 1 else 0
+    return setting
+
 
 def epoch_lr(schedule: ParamScheduler, epoch: int, epochs: int) -> float:
     """The learning rate of ``epoch`` (0-based) in a run of ``epochs``."""
@@ -81,6 +92,14 @@ def final_lr_schedule(
         )
     else:  # fvcore needs at least one decay; one epoch has the peak rate only
         main = ConstantParamScheduler(peak_lr)
+    return with_warmup(main, peak_lr=peak_lr, epochs=epochs, warmup_epochs=warmup_epochs)
+
+
+def with_warmup(
+    main: ParamScheduler, *, peak_lr: float, epochs: int, warmup_epochs: int
+) -> ParamScheduler:
+    """``main`` after ``warmup_epochs`` of a linear rise to ``peak_lr`` (see
+    ``final_lr_schedule``); ``main`` then runs its whole course over the remaining epochs."""
     if warmup_epochs == 0:
         return main
     warmup = LinearParamScheduler(peak_lr / (warmup_epochs + 1), peak_lr)

@@ -270,17 +270,6 @@ def test_another_seed_over_the_same_split_may_score_with_the_ghn(capsys, run_dir
     )
 
 
-def test_anytime_final_under_torchrun_is_refused(capsys, tmp_path, monkeypatch):
-    """Not data-parallel: every rank would train the same network into the same checkpoints."""
-    import ghnas.trainers.anytime_final as anytime_final
-
-    monkeypatch.setattr(anytime_final, "get_world_size", lambda: 2)
-    argv = ["--config-file", REPO / "configs" / "quick" / "anytime.yaml",
-            "OUTPUT_DIR", tmp_path / "anytime"]  # fmt: skip
-    line = refused(capsys, train_net, argv, tmp_path)
-    assert "anytime_final trains on one process and this run has 2" in line
-
-
 def test_phases_flag_sets_the_phases_and_a_bad_one_is_one_line(capsys, tmp_path):
     args = train_net.argument_parser().parse_args(
         ["--config-file", QUICK, "--phases", "ghn,search", "OUTPUT_DIR", str(tmp_path / "x")]

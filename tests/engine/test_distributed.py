@@ -1,77 +1,21 @@
-"""Two processes through torch.distributed (gloo on CPU, one thread each), as torchrun runs them.
-
-The workers (``ddp_worker.py``) get torchrun's environment variables, so the package's own
-``init_from_torchrun_env`` joins them. A hang fails the test after ``TIMEOUT`` seconds.
-"""
+"""Two processes through torch.distributed (gloo on CPU, one thread each), as torchrun runs them:
+the GHN trainer and the search, each rank running ``ddp_worker.py`` (see distributed_launch)."""
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from ddp_worker import SEARCH_OVERRIDES, tiny_cfg
+from distributed_launch import REPO, TIMEOUT, WORLD_SIZE, kill_leftovers, launch, start_ranks
 
 from ghnas.data import build_dataset
 from ghnas.search import RandomSearch
 from ghnas.trainers import GHNTrainer
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
-REPO = Path(__file__).resolve().parents[2]
-WORLD_SIZE = 2
-TIMEOUT = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_ranks(command, per_rank):
-    """Start ``command`` as ``WORLD_SIZE`` ranks with torchrun's environment; ``per_rank(rank)``
-    gives each rank's extra ``subprocess.Popen`` arguments (where its output goes)."""
-    port, processes = str(free_port()), []
-    for rank in range(WORLD_SIZE):
-        env = {
-            **os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": port, "WORLD_SIZE": str(WORLD_SIZE), "RANK": str(rank),
-            "LOCAL_RANK": str(rank), "PYTHONPATH": str(REPO),
-        }  # fmt: skip
-        processes.append(subprocess.Popen(command, env=env, **per_rank(rank)))
-    return processes
-
-
-def kill_leftovers(processes) -> None:
-    """Kill the ranks still running (after a failure or a hang)."""
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def launch(work: Path) -> None:
-    """Run the ranks to the end like ``torchrun --nproc_per_node 2`` would; fail on a hang."""
-
-    def logs(rank):
-        log = open(work / f"rank{rank}.log", "w")
-        return {"stdout": log, "stderr": log}
-
-    processes = start_ranks([sys.executable, str(WORKER), str(work)], per_rank=logs)
-    deadline = time.time() + TIMEOUT
-    try:
-        for rank, process in enumerate(processes):
-            returncode = process.wait(timeout=max(1.0, deadline - time.time()))
-            log = (work / f"rank{rank}.log").read_text()[-3000:]
-            assert returncode == 0, f"rank {rank} failed:\n{log}"
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"the ranks did not finish within {TIMEOUT} s (a hang?)")
-    finally:
-        kill_leftovers(processes)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +30,7 @@ def work(tmp_path_factory):
                    str(work / "single_ghn" / "ghn" / "model_final.pth"))  # fmt: skip
     ranked = RandomSearch.from_config(cfg, splits).run()
     (work / "single.json").write_text(json.dumps(ranked))
-    launch(work)
+    launch(WORKER, work)
     return work
 
 
