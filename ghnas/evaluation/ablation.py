@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 from tabulate import tabulate
 
 from ghnas.engine.defaults import check_values
+from ghnas.engine.distributed import is_main_process
 from ghnas.evaluation.correlation import CorrelationBenchmark
 from ghnas.evaluation.correlation_report import CORRELATION_COLUMNS, with_interval
 from ghnas.evaluation.plots import plot_sweep
@@ -107,7 +108,8 @@ def run_ablation(cfg, splits, resume: bool = False) -> List[Dict[str, Any]]:
         logger.info(f"ablation [{i}/{len(runs)}]: {run_name(keys, values)}")
         summary = CorrelationBenchmark.from_config(member, splits).run(resume=resume)
         results.append({"values": list(values), "ghn": summary["estimators"]["GHN"]})
-    write_summary(cfg, keys, results)
+    if is_main_process():
+        write_summary(cfg, keys, results)
     return results
 
 

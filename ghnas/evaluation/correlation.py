@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ghnas.engine.distributed import is_main_process
 from ghnas.evaluation.baseline_scorer import check_zero_cost_config
 from ghnas.evaluation.correlation_estimators import (
     Estimator,
@@ -41,7 +42,7 @@ from ghnas.evaluation.correlation_setup import (
     check_single_output,
     ground_truth_trainer,
 )
-from ghnas.evaluation.ground_truth import records_in_order
+from ghnas.evaluation.ground_truth import measure_in_order
 from ghnas.evaluation.one_shot import train_one_shot
 from ghnas.evaluation.plots import plot_groups, plot_prediction_scatter
 from ghnas.ghn import build_ghn
@@ -51,7 +52,7 @@ from ghnas.search.scoring import ArchitectureScorer, scoring_batches
 from ghnas.search_spaces import build_search_space
 from ghnas.selection import build_criterion
 from ghnas.trainers import build_trainer
-from ghnas.utils.file_io import PathManager, append_jsonl_line
+from ghnas.utils.file_io import PathManager, write_atomically
 
 logger = logging.getLogger("ghnas")
 
@@ -109,17 +110,25 @@ class CorrelationBenchmark:
         estimators = snapshots + static + surrogates
         truth = [r["test_accuracy"] for r in records]
         summary = self.summarise(estimators, truth, overlap)
-        self.plot_ghn_vs_truth(ghn_estimator, truth, summary["estimators"]["GHN"])
         comparison = self.compare_top(ghn) if self.cfg.CORRELATION.TOP_COMPARE else None
         if comparison:
             summary["random_vs_top"] = comparison
+        if is_main_process():  # every rank holds the same summary; one writes it
+            self.write_outputs(summary, estimators, ghn_estimator, truth)
+        return summary
+
+    def write_outputs(self, summary, estimators, ghn_estimator, truth) -> None:
+        """``table.md``, ``summary.json`` and the figures."""
+        self.plot_ghn_vs_truth(ghn_estimator, truth, summary["estimators"]["GHN"])
+        if "random_vs_top" in summary:
+            self.plot_top(summary["random_vs_top"])
         table = write_report(
             os.path.join(self.output_dir, "table.md"), self.cfg, self.space, summary, estimators
         )
-        with PathManager.open(os.path.join(self.output_dir, "summary.json"), "w") as f:
-            json.dump(summary, f, indent=2)
+        write_atomically(
+            os.path.join(self.output_dir, "summary.json"), json.dumps(summary, indent=2)
+        )
         logger.info(f"correlation: results in {self.output_dir}\n{table}")
-        return summary
 
     def summarise(self, estimators: List[Estimator], truth, overlap) -> Dict[str, Any]:
         """The summary's statistics: the ground truth's spread and every estimator's row."""
@@ -194,23 +203,22 @@ class CorrelationBenchmark:
         return timed_scores(name, self.scorer(generator), self.archs, initial_seconds)
 
     def measure_ground_truth(self, estimators: List[Estimator]) -> List[Dict[str, Any]]:
-        """Ground truth of every architecture (cached), each row written as it comes."""
-        path = os.path.join(self.output_dir, "results.jsonl")
-        if PathManager.exists(path):
-            PathManager.rm(path)  # rebuilt from the cache: rows for this config only
-        records = []
-        for i, (arch, record) in enumerate(records_in_order(self.ground_truth, self.archs)):
-            records.append(record)
-            append_jsonl_line(
-                path,
-                {
-                    "hash": arch.canonical_hash,
-                    "arch": arch.to_dict(),
-                    "ground_truth": record["test_accuracy"],
-                    "scores": {e.name: e.scores[i] for e in estimators}
-                    | {f"SGD {k} steps": s["val_accuracy"] for k, s in record["snapshots"].items()},
-                },
-            )
+        """Ground truth of every architecture (cached; under torchrun the missing ones split
+        between the ranks), then ``results.jsonl``, rebuilt from them: rows for this config."""
+        records = measure_in_order(self.ground_truth, self.archs)
+        rows = [
+            {
+                "hash": arch.canonical_hash,
+                "arch": arch.to_dict(),
+                "ground_truth": record["test_accuracy"],
+                "scores": {e.name: e.scores[i] for e in estimators}
+                | {f"SGD {k} steps": s["val_accuracy"] for k, s in record["snapshots"].items()},
+            }
+            for i, (arch, record) in enumerate(zip(self.archs, records))
+        ]
+        if is_main_process():
+            text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+            write_atomically(os.path.join(self.output_dir, "results.jsonl"), text)
         return records
 
     # -- random vs top ---------------------------------------------------------------------------
@@ -223,18 +231,11 @@ class CorrelationBenchmark:
         logger.info(f"correlation: training the GHN's top {n} of {len(candidates)} candidates")
         members = {f"random {n}": self.archs[:n], f"GHN top {n}": top}
         groups = {
-            name: [r["test_accuracy"] for _, r in records_in_order(self.ground_truth, archs, name)]
+            name: [r["test_accuracy"] for r in measure_in_order(self.ground_truth, archs, name)]
             for name, archs in members.items()
         }
         random_acc, top_acc = groups.values()
         test = stats.mannwhitneyu(top_acc, random_acc, alternative="greater")
-        picture = plot_groups(
-            os.path.join(self.output_dir, "random_vs_top.png"),
-            groups,
-            title=f"Random {n} vs GHN top {n} of {len(candidates)} ({c.EPOCHS} epochs)",
-            ylabel="test accuracy (%)",
-        )
-        logger.info(f"correlation: drew {picture}")
         return {
             "candidates": len(candidates),
             "groups": {
@@ -248,6 +249,19 @@ class CorrelationBenchmark:
             },
             "mann_whitney_p_top_greater": float(test.pvalue),
         }
+
+    def plot_top(self, comparison: Dict[str, Any]) -> None:
+        """``random_vs_top.png``: the two groups' ground truth side by side."""
+        groups = {name: group["values"] for name, group in comparison["groups"].items()}
+        n = self.cfg.CORRELATION.TOP_COMPARE
+        picture = plot_groups(
+            os.path.join(self.output_dir, "random_vs_top.png"),
+            groups,
+            title=f"Random {n} vs GHN top {n} of {comparison['candidates']} "
+            f"({self.cfg.CORRELATION.EPOCHS} epochs)",
+            ylabel="test accuracy (%)",
+        )
+        logger.info(f"correlation: drew {picture}")
 
     def ghn_top(self, ghn, n: int):
         """The fresh candidates (CORRELATION.TOP_CANDIDATES of them) and the GHN's top ``n``

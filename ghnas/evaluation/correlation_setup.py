@@ -9,7 +9,8 @@ import os
 
 from ghnas.data import evaluation_batches
 from ghnas.data.fingerprint import dataset_fingerprint
-from ghnas.evaluation.ground_truth import GroundTruthCache, GroundTruthTrainer, TrainingRecipe
+from ghnas.evaluation.ground_truth import GroundTruthTrainer, TrainingRecipe
+from ghnas.evaluation.ground_truth_cache import GroundTruthCache
 from ghnas.ghn.checkpoint import read_checkpoint
 from ghnas.utils.errors import GhnasError
 

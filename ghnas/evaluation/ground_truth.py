@@ -12,18 +12,16 @@ validation subset with batch-statistics BN, because after a few steps the runnin
 are still mostly their initial values. A snapshot's cost is the training time up to step k
 plus its evaluation.
 
-Every result is cached under a key of (architecture hash, the built network's layout, recipe,
-dataset fingerprint, seed, space settings, validation subset): a finished architecture is never
-trained again, and an interrupted one continues from its last finished epoch (fvcore
-checkpoints, written atomically, with the batch stream's state, so the continued run equals an
-uninterrupted one).
+Every result is cached (``ground_truth_cache.py``) under a key of (architecture hash, the built
+network's layout, recipe, dataset fingerprint, seed, space settings, validation subset): a
+finished architecture is never trained again, and an interrupted one continues from its last
+finished epoch (fvcore checkpoints with the batch stream's state, so the continued run equals
+an uninterrupted one). Under torchrun the ranks split the architectures still to train.
 """
 
 import hashlib
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -33,23 +31,21 @@ import torch.nn.functional as F
 from fvcore.common.param_scheduler import CosineParamScheduler
 
 from ghnas.data import TrainBatchStream
-from ghnas.engine.output_dir import check_writable_folder
+from ghnas.engine.distributed import (
+    all_gather_object,
+    get_world_size,
+    is_main_process,
+    on_main_process,
+    shard,
+)
+from ghnas.evaluation.ground_truth_cache import GroundTruthCache, network_layout
 from ghnas.layers.batch_statistics import batch_statistics
 from ghnas.utils.checkpoint import AtomicCheckpointer
 from ghnas.utils.errors import GhnasError
-from ghnas.utils.file_io import PathManager, write_atomically
+from ghnas.utils.file_io import PathManager
 from ghnas.utils.rng_state import RNGState
 
 logger = logging.getLogger("ghnas")
-
-
-def network_layout(space, arch) -> str:
-    """Short SHA-256 of the names and shapes of the network's state (built on meta): a network
-    the code now builds differently (another BN layout, say) never reuses a cached result."""
-    with torch.device("meta"):
-        state = space.build_network(arch).state_dict()
-    text = json.dumps([(name, list(t.shape)) for name, t in state.items()])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -101,46 +97,6 @@ class TrainingRecipe:
                 f"({self.epochs} epochs of {self.steps_per_epoch(num_train)}); lower them or "
                 "raise CORRELATION.EPOCHS"
             )
-
-
-class GroundTruthCache:
-    """Finished runs as ``<key>.json``; a run in progress checkpoints into ``<key>/``."""
-
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-
-    def check(self) -> None:
-        """Raise :class:`GhnasError` unless the folder can be created or written (writes
-        nothing that stays)."""
-        check_writable_folder(self.directory, "CORRELATION.CACHE_DIR")
-
-    @staticmethod
-    def key(identity: Dict[str, Any]) -> str:
-        """A short digest of everything that decides a ground-truth run."""
-        text = json.dumps(identity, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-    def load(self, key: str) -> Optional[Dict[str, Any]]:
-        """The finished record of ``key``, or None."""
-        path = os.path.join(self.directory, f"{key}.json")
-        if not PathManager.exists(path):
-            return None
-        with PathManager.open(path) as f:
-            return json.load(f)
-
-    def save(self, key: str, record: Dict[str, Any]) -> None:
-        """Write the record atomically, then drop the run's checkpoints."""
-        path = os.path.join(self.directory, f"{key}.json")
-        write_atomically(path, json.dumps(record, indent=1, sort_keys=True))
-        run_dir = self.run_dir(key)
-        if PathManager.exists(run_dir):
-            for name in PathManager.ls(run_dir):
-                PathManager.rm(os.path.join(run_dir, name))
-            os.rmdir(run_dir)
-
-    def run_dir(self, key: str) -> str:
-        """Where the run of ``key`` checkpoints while it trains."""
-        return os.path.join(self.directory, key)
 
 
 class GroundTruthTrainer:
@@ -312,16 +268,34 @@ def accuracy(network: torch.nn.Module, batches: Sequence[Tuple[torch.Tensor, tor
     return correct / sum(int(y.numel()) for _, y in batches)
 
 
-def records_in_order(trainer: GroundTruthTrainer, archs: List[Any], label: str = "ground truth"):
-    """Measure ``archs`` in order, logging each under ``label``; yields (arch, record)."""
-    for i, arch in enumerate(archs, 1):
-        record = trainer.cached(arch)
-        note = " (cached)"
-        if record is None:
-            record = trainer.measure(arch)
-            note = f" in {record['train_seconds']:.1f} s"
+def measure_in_order(trainer: GroundTruthTrainer, archs: List[Any], label: str = "ground truth"):
+    """Every record of ``archs``, in order, on every rank; what the cache lacks is trained now.
+
+    Under torchrun the missing architectures are dealt out to the ranks (``shard``): each rank
+    trains its own, the records are gathered, and rank 0 writes any the cache does not hold
+    yet, so the one cache ends complete even when the ranks' folders are not shared. A run's
+    result does not depend on the rank that trains it (its seed is the architecture's own).
+    """
+    cached = on_main_process(lambda: {a.canonical_hash: trainer.cached(a) for a in archs})
+    missing = [a for a in archs if cached[a.canonical_hash] is None]
+    if missing:
         logger.info(
-            f"{label} [{i}/{len(archs)}] {arch.canonical_hash[:12]}: test accuracy "
-            f"{100 * record['test_accuracy']:.2f}%{note}"
+            f"{label}: {len(archs) - len(missing)} of {len(archs)} cached, training "
+            f"{len(missing)}"
+            + (f" over {get_world_size()} processes" if get_world_size() > 1 else "")
         )
-        yield arch, record
+    mine = shard(missing)
+    measured = {}
+    for i, arch in enumerate(mine, 1):
+        record = measured[arch.canonical_hash] = trainer.measure(arch)
+        logger.info(
+            f"{label} [{i}/{len(mine)}] {arch.canonical_hash[:12]}: test accuracy "
+            f"{100 * record['test_accuracy']:.2f}% in {record['train_seconds']:.1f} s"
+        )
+    for part in all_gather_object(measured):
+        cached.update(part)
+    if is_main_process():
+        for arch in missing:
+            if trainer.cached(arch) is None:  # trained by a rank whose folder is not this one
+                trainer.cache.save(trainer.key(arch), cached[arch.canonical_hash])
+    return [cached[a.canonical_hash] for a in archs]

@@ -1,45 +1,22 @@
 """The correlation harness end to end at tiny size: reports, shared cache, sweep, bad input."""
 
 import json
-import sys
-from argparse import Namespace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from scipy import stats
-from tiny_config import TINY_OVERRIDES
+from tiny_correlation import NUM_ARCHS, run
 
 from ghnas.ghn.checkpoint import GHN_SCHEMA_VERSION
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import read_jsonl
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-import eval_correlation  # noqa: E402
-
-NUM_ARCHS = 5
 
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     """One ground-truth cache for the module: the single run and the sweep share it."""
     return tmp_path_factory.mktemp("ground_truth")
-
-
-def run(output_dir, cache, *overrides):
-    opts = TINY_OVERRIDES + [
-        "OUTPUT_DIR", str(output_dir), "DATASETS.TEST_SIZE", 100,
-        "CORRELATION.NUM_ARCHS", NUM_ARCHS, "CORRELATION.EPOCHS", 1,
-        "CORRELATION.IMS_PER_BATCH", 64, "CORRELATION.SGD_STEPS", [2, 10],
-        "CORRELATION.BOOTSTRAP_RESAMPLES", 50, "CORRELATION.CACHE_DIR", str(cache),
-        "CORRELATION.TOP_COMPARE", 0,
-        *overrides,
-    ]  # fmt: skip
-    config = str(REPO / "configs" / "Base-Classification.yaml")
-    args = Namespace(config_file=config, resume=False, opts=[str(o) for o in opts])
-    return eval_correlation.main(args)
 
 
 def test_single_run_writes_table_results_and_figures(tmp_path, cache_dir):
