@@ -46,15 +46,17 @@ def kill_leftovers(processes) -> None:
             process.wait()
 
 
-def launch(worker: Path, work: Path, timeout: float = TIMEOUT) -> None:
-    """Run ``python worker work`` as the ranks, to the end, like ``torchrun --nproc_per_node 2``
-    would; each rank's output goes to ``work/rank<r>.log``; fail on an error or a hang."""
+def launch(worker: Path, work: Path, *args: str, timeout: float = TIMEOUT) -> None:
+    """Run ``python worker work args...`` as the ranks, to the end, as ``torchrun
+    --nproc_per_node 2`` would; each rank's output goes to ``work/rank<r>.log``; fail on an
+    error or a hang."""
 
     def logs(rank):
         log = open(work / f"rank{rank}.log", "w")
         return {"stdout": log, "stderr": log}
 
-    processes = start_ranks([sys.executable, str(worker), str(work)], per_rank=logs)
+    command = [sys.executable, str(worker), str(work), *map(str, args)]
+    processes = start_ranks(command, per_rank=logs)
     deadline = time.time() + timeout
     try:
         for rank, process in enumerate(processes):

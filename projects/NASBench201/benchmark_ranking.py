@@ -26,6 +26,8 @@ Protocol (in this order, so nothing that ranks can see the ground truth):
    tie-break), and precision@top-5%, for the GHN, the baselines and the table's 12-epoch
    training (``cifar10valid_xvalid_acc_12ep``); over all scored architectures and over one per
    isomorphism class (``nats_unique_str``, the de-duplicated view).
+Under ``torchrun`` the GHN and the one-shot supernet train data-parallel and the ranks split
+the scoring as the core's search does; rank 0 writes and prints everything.
 With ``--seeds``, each seed trains its own GHN and draws its own sample in
 ``OUTPUT_DIR/seed_<s>``, and a summary gives τ per seed and mean ± sd of each metric.
 It also counts how many isomorphs (``nats_unique_str``) of the scored architectures the GHN met
@@ -61,6 +63,7 @@ from tabulate import tabulate
 
 from ghnas.data import build_dataset, evaluation_batches
 from ghnas.engine import config_from_args, default_setup, run_cli
+from ghnas.engine.distributed import init_from_torchrun_env, is_main_process, on_main_process
 from ghnas.evaluation.baseline_scorer import BaselineScorer
 from ghnas.evaluation.correlation import ONE_SHOT_STREAM
 from ghnas.evaluation.one_shot import train_one_shot
@@ -84,6 +87,7 @@ def main(args) -> dict:
     if "nasbench201" not in installed_plugins():
         raise GhnasError("the nasbench201 plug-in is not installed: pip install -e " + str(PROJECT))
     cfg = config_from_args(args)
+    init_from_torchrun_env(cfg.MODEL.DEVICE)  # before the dataset lands on this rank's device
     if cfg.DATASETS.NAME != "npz":
         raise GhnasError("the benchmark scores on the arrays file's x_test: set DATASETS.NAME npz")
     if not os.path.isfile(args.table):  # checked now, not after the GHN has trained
@@ -99,11 +103,13 @@ def main(args) -> dict:
         "summary": summarise_seeds(seeds, reports),
         "summary_unique": summarise_seeds(seeds, reports, view="estimators_unique"),
     }
-    write_atomically(os.path.join(cfg.OUTPUT_DIR, "seeds.json"), json.dumps(summary, indent=2))
-    print(f"\nover seeds {args.seeds}: every scored architecture")
-    print(tabulate(summary["summary"], headers="keys", tablefmt="github"))
-    print("one architecture per isomorphism class")
-    print(tabulate(summary["summary_unique"], headers="keys", tablefmt="github"))
+    if is_main_process():
+        path = os.path.join(cfg.OUTPUT_DIR, "seeds.json")
+        write_atomically(path, json.dumps(summary, indent=2))
+        print(f"\nover seeds {args.seeds}: every scored architecture")
+        print(tabulate(summary["summary"], headers="keys", tablefmt="github"))
+        print("one architecture per isomorphism class")
+        print(tabulate(summary["summary_unique"], headers="keys", tablefmt="github"))
     return summary
 
 
@@ -164,16 +170,12 @@ def run_seed(cfg, args) -> dict:
     todo = list(zip(indices, archs))
     rows, timing = score_sample(store, args.resume, scorers, baselines, todo, deadline)
     measured = [a for i, a in zip(indices, archs) if i in rows][: args.baseline_archs]
-    timing["plain_forward_archs_per_s"] = plain_forward_rate(space, measured, batches, False)
-    timing["plain_forward_channels_last_archs_per_s"] = plain_forward_rate(
-        space, measured, batches, True
-    )
-    timing["plain_forward_archs_measured"] = len(measured)
+    timing.update(on_main_process(lambda: plain_forward_timing(space, measured, batches)))
     scored = [(i, a) for i, a in zip(indices, archs) if i in rows][: args.checkpoint_archs]
-    earlier = score_checkpoints(
+    earlier = on_main_process(lambda: score_checkpoints(
         cfg, space, batches, [i for i, _ in scored], [a for _, a in scored],
         cache=os.path.join(cfg.OUTPUT_DIR, "benchmark", "checkpoints.json"),
-    ) if scored else None  # fmt: skip
+    ) if scored else None)  # fmt: skip
     timing["ghn_training_seconds"] = checkpoint.get("train_seconds")
     timing["one_shot_training_seconds"] = one_shot_seconds if args.one_shot else None
     indices = [i for i in indices if i in rows]  # those scored, if the time limit cut the run
@@ -181,10 +183,21 @@ def run_seed(cfg, args) -> dict:
         raise GhnasError("--time-limit ran out before any architecture of the sample was scored")
     network = (f"C={channels}, N={cells}", baselines.estimator_names)
     report = evaluate(cfg, args, splits, rows, indices, strings, timing, network, earlier)
-    ranking = os.path.join(cfg.OUTPUT_DIR, "benchmark", "ranking.json")
-    write_atomically(ranking, json.dumps(report, indent=2))
-    print_report(report)
+    if is_main_process():
+        ranking = os.path.join(cfg.OUTPUT_DIR, "benchmark", "ranking.json")
+        write_atomically(ranking, json.dumps(report, indent=2))
+        print_report(report)
     return report
+
+
+def plain_forward_timing(space, archs, batches) -> dict:
+    """Archs/s of the plain per-architecture forward, as written and in channels-last (rank 0
+    alone times it, so that other ranks' work does not share its clock)."""
+    return {
+        "plain_forward_archs_per_s": plain_forward_rate(space, archs, batches, False),
+        "plain_forward_channels_last_archs_per_s": plain_forward_rate(space, archs, batches, True),
+        "plain_forward_archs_measured": len(archs),
+    }
 
 
 def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines, earlier) -> dict:

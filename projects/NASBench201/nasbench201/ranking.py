@@ -12,6 +12,14 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
+from ghnas.engine.distributed import (
+    all_gather_object,
+    broadcast_object,
+    get_world_size,
+    is_main_process,
+    on_main_process,
+    shard,
+)
 from ghnas.evaluation import bootstrap_interval, correlations, precision_at_k, top_half_correlations
 from ghnas.evaluation.zero_cost import rankable
 from ghnas.layers.batch_statistics import batch_statistics
@@ -103,42 +111,63 @@ def synchronize(device: torch.device) -> None:
 def score_sample(store, resume: bool, scorers, baselines, todo, deadline: float):
     """Score what ``store`` lacks, chunk by chunk, until done or ``deadline``: each scorer of
     ``scorers`` ("ghn" first, its result in the row itself; the others under their name), then
-    the training-free baselines. Returns the rows by benchmark index and the timings."""
-    os.makedirs(os.path.dirname(store.path), exist_ok=True)
-    rows = {r["arch_index"]: r for r in store.open(resume=resume)}
-    todo = [(i, a) for i, a in todo if i not in rows]
+    the training-free baselines. Returns the rows by benchmark index and the timings.
+
+    Under torchrun the chunks are dealt out as the core's search deals them (rank r scores
+    chunks r, r + N, ...) and gathered after each round in order; rank 0 alone writes the store,
+    and rank 0's clock decides the deadline for every rank. Rates are over the slowest rank.
+    """
+
+    def open_store():
+        os.makedirs(os.path.dirname(store.path), exist_ok=True)
+        return store.open(resume=resume)
+
+    rows = {r["arch_index"]: r for r in on_main_process(open_store)}
+    chunks = scorers["ghn"].chunks([(i, a) for i, a in todo if i not in rows])
+    mine, world = shard(chunks), get_world_size()
     seconds = dict.fromkeys([*scorers, "baselines"], 0.0)
-    scored, ghn = 0, scorers["ghn"]
-    for chunk in ghn.chunks(todo):
-        if time.perf_counter() > deadline:
+    scored = 0
+    for round_ in range(math.ceil(len(chunks) / world)):
+        if broadcast_object(time.perf_counter() > deadline):
             break
-        results = {}
-        for name, scorer in scorers.items():
-            start = time.perf_counter()
-            results[name] = scorer.evaluate_chunk([a for _, a in chunk])
-            synchronize(scorer.batches[0][0].device)
-            seconds[name] += time.perf_counter() - start
-        scored += len(chunk)
-        start = time.perf_counter()
-        for k, (index, arch) in enumerate(chunk):
-            values, spent = baselines.score(arch)
-            row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, **results["ghn"][k],
-                   "params": count_parameters(ghn.space, arch),
-                   "flops": ghn.space.analytic_flops(arch), "arch_index": index,
-                   "baselines": values, "baseline_seconds": spent}  # fmt: skip
-            row.update({name: results[name][k] for name in scorers if name != "ghn"})
-            store.append(row)
-            rows[index] = row
-        seconds["baselines"] += time.perf_counter() - start
+        new = score_chunk(mine[round_], scorers, baselines, seconds) if round_ < len(mine) else []
+        for row in (row for rows_of_rank in all_gather_object(new) for row in rows_of_rank):
+            if is_main_process():
+                store.append(row)
+            rows[row["arch_index"]] = row
+            scored += 1
     if not rows:
         raise GhnasError("--time-limit ran out before any architecture was scored")
-    store.write_csv()  # also when the time limit cut the run: the table of what was scored
+    if is_main_process():
+        store.write_csv()  # also when the time limit cut the run: the table of what was scored
+    seconds = {k: max(s[k] for s in all_gather_object(seconds)) for k in seconds}
     timing = {"ranked_this_run": scored, "ghn_scoring_seconds": seconds["ghn"],
               "baseline_seconds": seconds["baselines"]}  # fmt: skip
     for name in scorers:
         rate = scored / seconds[name] if seconds[name] else math.nan
         timing["ranking_archs_per_s" if name == "ghn" else f"{name}_archs_per_s"] = rate
     return rows, timing
+
+
+def score_chunk(chunk, scorers, baselines, seconds) -> List[Dict]:
+    """The rows of one chunk of ``(index, arch)``; adds each part's time to ``seconds``."""
+    results, ghn = {}, scorers["ghn"]
+    for name, scorer in scorers.items():
+        start = time.perf_counter()
+        results[name] = scorer.evaluate_chunk([a for _, a in chunk])
+        synchronize(scorer.batches[0][0].device)
+        seconds[name] += time.perf_counter() - start
+    start, rows = time.perf_counter(), []
+    for k, (index, arch) in enumerate(chunk):
+        values, spent = baselines.score(arch)
+        row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, **results["ghn"][k],
+               "params": count_parameters(ghn.space, arch),
+               "flops": ghn.space.analytic_flops(arch), "arch_index": index,
+               "baselines": values, "baseline_seconds": spent}  # fmt: skip
+        row.update({name: results[name][k] for name in scorers if name != "ghn"})
+        rows.append(row)
+    seconds["baselines"] += time.perf_counter() - start
+    return rows
 
 
 def estimator_row(name, predicted, truth, keys, cost, resamples: int, seed: int) -> Dict:
