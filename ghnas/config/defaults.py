@@ -80,6 +80,15 @@ _C.DATASETS.SPLIT_SEED = -1
 _C.DATASETS.ON_DEVICE = True
 
 # ---------------------------------------------------------------------------------------------
+# Reading a dataset that lives in files (image_folder, e.g. ImageNet)
+# ---------------------------------------------------------------------------------------------
+_C.DATALOADER = _FvcoreCfgNode()
+# DataLoader worker processes that decode and augment the training images of an image folder
+# (pinned memory on CUDA; each torchrun rank has its own). 0: decode in the training process.
+# In-memory datasets (digits, npz, cifar10) are indexed directly and ignore it.
+_C.DATALOADER.NUM_WORKERS = 4
+
+# ---------------------------------------------------------------------------------------------
 # Search space (SEARCH_SPACE_REGISTRY in ghnas/search_spaces/build.py)
 # ---------------------------------------------------------------------------------------------
 _C.SEARCH_SPACE = _FvcoreCfgNode()

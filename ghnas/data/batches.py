@@ -10,11 +10,10 @@ from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
-from fvcore.common.config import CfgNode
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ghnas.data.metadata import DatasetMetadata, DatasetSplits
+from ghnas.data.metadata import DatasetMetadata
 from ghnas.data.tensor_dataset import TensorImageDataset
 from ghnas.utils.errors import GhnasError
 
@@ -73,24 +72,6 @@ class TrainBatchStream:
         self._generator = torch.Generator().manual_seed(seed)
         self._permutation: Optional[Tensor] = None  # None until the first batch.
         self._position = 0  # Entries of the current permutation already used.
-
-    @classmethod
-    def from_config(cls, cfg: CfgNode, splits: DatasetSplits) -> "TrainBatchStream":
-        """The stream over ``splits.train`` that the config describes (SOLVER.IMS_PER_BATCH,
-        MODEL.DEVICE, INPUT.CROP_PADDING, INPUT.HORIZONTAL_FLIP, SEED)."""
-        if cfg.SOLVER.IMS_PER_BATCH < 1:
-            raise GhnasError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} must be >= 1")
-        if cfg.INPUT.CROP_PADDING < 0:
-            raise GhnasError(f"INPUT.CROP_PADDING={cfg.INPUT.CROP_PADDING} must be >= 0")
-        return cls(
-            dataset=splits.train,
-            meta=splits.meta,
-            batch_size=cfg.SOLVER.IMS_PER_BATCH,
-            device=cfg.MODEL.DEVICE,
-            crop_padding=cfg.INPUT.CROP_PADDING,
-            horizontal_flip=cfg.INPUT.HORIZONTAL_FLIP,
-            seed=cfg.SEED,
-        )
 
     def next_batch(self) -> tuple[Tensor, Tensor]:
         """The next batch: float32 ``(B, C, S, S)`` normalised images and int64 ``(B,)`` labels,

@@ -81,6 +81,7 @@ def ground_truth_trainer(cfg, splits, space, val_batches) -> GroundTruthTrainer:
         augmentation={
             "crop_padding": cfg.INPUT.CROP_PADDING,
             "horizontal_flip": cfg.INPUT.HORIZONTAL_FLIP,
+            "num_workers": cfg.DATALOADER.NUM_WORKERS,
         },
         device=cfg.MODEL.DEVICE,
         seed=cfg.SEED,

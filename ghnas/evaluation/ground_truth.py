@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from fvcore.common.param_scheduler import CosineParamScheduler
 
-from ghnas.data import TrainBatchStream
+from ghnas.data.train_streams import train_stream
 from ghnas.engine.distributed import (
     all_gather_object,
     get_world_size,
@@ -124,7 +124,8 @@ class GroundTruthTrainer:
             val_batches: The fixed validation subset the SGD-k snapshots are scored on.
             test_batches: The held-out test split of the ground truth.
             recipe: Epochs, learning rate, momentum, weight decay, batch size, snapshot steps.
-            augmentation: ``crop_padding`` and ``horizontal_flip`` of the batch stream.
+            augmentation: ``crop_padding``, ``horizontal_flip`` and ``num_workers`` of the
+                batch stream (``train_stream``).
             device: Where networks train.
             seed: Master seed; each architecture's run is seeded from it and its hash.
             cache: Where finished and interrupted runs live.
@@ -172,7 +173,7 @@ class _Run:
         )
         torch.manual_seed(run_seed)
         self.network = owner.space.build_network(arch).to(owner.device)
-        self.stream = TrainBatchStream(
+        self.stream = train_stream(  # this process's own run: the whole training set
             dataset=owner.train_set,
             meta=owner.meta,
             batch_size=self.recipe.batch_size,

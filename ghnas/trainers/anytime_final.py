@@ -10,7 +10,7 @@ split (the validation split when the dataset has none) and draws the real curve 
 predicted one.
 
 Under torchrun the network is data-parallel (DDP), as in the classification trainer: each rank
-reads FINAL.IMS_PER_BATCH images a step from its own stream (``batch_seed``), an epoch is the
+reads FINAL.IMS_PER_BATCH images a step from its own stream (``train_streams.py``), an epoch is the
 training set once over all ranks (so N ranks take 1/N of the steps), the peak LR is BASE_LR x N
 after FINAL.WARMUP_EPOCHS of linear warm-up (-1: 5 with several processes), rank 0 writes the
 checkpoints (holding every rank's stream) and the report, and the evaluation batches are split
@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from tabulate import tabulate
 
-from ghnas.data import TrainBatchStream, evaluation_batches
+from ghnas.data import evaluation_batches
+from ghnas.data.train_streams import train_stream
 from ghnas.engine.distributed import (
     all_gather_object,
     all_reduce_mean,
@@ -50,7 +51,6 @@ from ghnas.trainers.lr_schedules import (
     step_decay_schedule,
     with_warmup,
 )
-from ghnas.trainers.rank_streams import batch_seed
 from ghnas.trainers.searched import ranked_search_rows, space_at_width
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import write_atomically
@@ -91,10 +91,11 @@ class AnytimeFinalTrainer:
         )  # fmt: skip
         torch.manual_seed(cfg.SEED)
         network = space_at(channels).build_network(arch).to(cfg.MODEL.DEVICE)
-        stream = TrainBatchStream(
+        stream = train_stream(
             dataset=splits.train, meta=splits.meta, batch_size=cfg.FINAL.IMS_PER_BATCH,
             device=cfg.MODEL.DEVICE, crop_padding=cfg.INPUT.CROP_PADDING,
-            horizontal_flip=cfg.INPUT.HORIZONTAL_FLIP, seed=batch_seed(cfg.SEED, get_rank()),
+            horizontal_flip=cfg.INPUT.HORIZONTAL_FLIP, seed=cfg.SEED,
+            num_workers=cfg.DATALOADER.NUM_WORKERS, rank=get_rank(), world_size=get_world_size(),
         )  # fmt: skip
         eval_split = "test" if splits.test is not None else "val"
         evaluation = splits.test if splits.test is not None else splits.val

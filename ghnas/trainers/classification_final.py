@@ -201,8 +201,9 @@ class ClassificationFinalTrainer:
     def accuracy(self, network: torch.nn.Module, dataset) -> float:
         """Accuracy of ``network`` (eval mode) on all of ``dataset``."""
         return dataset_accuracy(
-            network, dataset, self.splits.meta, batch_size=self.eval_batch_size, device=self.device
-        )
+            network, dataset, self.splits.meta, batch_size=self.eval_batch_size,
+            device=self.device, num_workers=self.recipe.num_workers,
+        )  # fmt: skip
 
     # -- the report --------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class ClassificationRecipe:
     crop_padding: int
     horizontal_flip: bool
     precise_bn_batches: int
+    num_workers: int = 0
 
     @classmethod
     def from_config(cls, cfg, *, schedule: str, world_size: int) -> "ClassificationRecipe":
@@ -61,6 +62,8 @@ class ClassificationRecipe:
             raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
         if cfg.INPUT.CROP_PADDING < 0:
             raise GhnasError(f"INPUT.CROP_PADDING={cfg.INPUT.CROP_PADDING} must be >= 0")
+        if cfg.DATALOADER.NUM_WORKERS < 0:
+            raise GhnasError(f"DATALOADER.NUM_WORKERS={cfg.DATALOADER.NUM_WORKERS} must be >= 0")
         return cls(
             schedule=schedule,
             base_lr=f.BASE_LR,
@@ -76,6 +79,7 @@ class ClassificationRecipe:
             crop_padding=cfg.INPUT.CROP_PADDING,
             horizontal_flip=cfg.INPUT.HORIZONTAL_FLIP,
             precise_bn_batches=f.PRECISE_BN_BATCHES,
+            num_workers=cfg.DATALOADER.NUM_WORKERS,
         )
 
     @property

@@ -5,8 +5,8 @@ in its own directory: each epoch sets the learning rate and the drop-path probab
 epoch, trains ``iters_per_epoch`` steps on ``loss + aux_weight * aux_loss`` and saves
 ``model_last.pth`` with the optimizer and every random generator, so ``--resume`` continues
 bit for bit (on CPU). Under torchrun the network is wrapped in ``DistributedDataParallel``,
-each rank reads its own stream (``batch_seed``) and rank 0 writes checkpoints holding every
-rank's generators (:class:`PerRankState`).
+each rank reads its own stream (``ghnas/data/train_streams.py``) and rank 0 writes checkpoints
+holding every rank's generators (:class:`PerRankState`).
 """
 
 import inspect
@@ -17,10 +17,12 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 
-from ghnas.data import TrainBatchStream
+from ghnas.data import TensorImageDataset
 from ghnas.data.batches import gather_images, normalize_images
 from ghnas.data.metadata import DatasetMetadata
+from ghnas.data.train_streams import train_stream
 from ghnas.engine.distributed import (
     all_gather_object,
     all_reduce_mean,
@@ -35,7 +37,6 @@ from ghnas.engine.progress import Progress
 from ghnas.trainers.classification_recipe import ClassificationRecipe
 from ghnas.trainers.epoch_checkpointer import EpochCheckpointer
 from ghnas.trainers.lr_schedules import epoch_lr
-from ghnas.trainers.rank_streams import batch_seed
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.fvcore_nn import update_bn_stats
 from ghnas.utils.rng_state import RNGState
@@ -73,7 +74,7 @@ class ClassificationRun:
         self,
         *,
         network: nn.Module,
-        stream: TrainBatchStream,
+        stream,
         recipe: ClassificationRecipe,
         epochs: int,
         iters_per_epoch: int,
@@ -85,7 +86,7 @@ class ClassificationRun:
         """
         Args:
             network: The bare network (not wrapped); it is trained in place.
-            stream: This rank's training batches.
+            stream: This rank's training batches (``train_stream``).
             recipe: The SGD recipe; epochs: the run's length; iters_per_epoch: steps per epoch.
             identity: What the checkpoints must match to be resumed (hash, width, epochs).
             directory: Where ``model_last.pth`` and ``last_checkpoint`` live.
@@ -129,14 +130,15 @@ class ClassificationRun:
         """A run of ``arch`` in ``space`` (at the space's width) initialised from ``seed``."""
         torch.manual_seed(seed)
         network = build_final_network(space, arch, recipe).to(device)
-        stream = TrainBatchStream(
+        stream = train_stream(
             dataset=train_set, meta=meta, batch_size=recipe.batch_size, device=device,
             crop_padding=recipe.crop_padding, horizontal_flip=recipe.horizontal_flip,
-            seed=batch_seed(seed, get_rank()), cutout=recipe.cutout,
+            seed=seed, cutout=recipe.cutout, num_workers=recipe.num_workers, rank=get_rank(),
+            world_size=get_world_size(),
         )  # fmt: skip
-        # An epoch is as many images as the training set, summed over processes. Each rank
-        # draws from its own seeded permutation (not a shard), so within an epoch some images
-        # are seen twice and some not at all; over many epochs every image is seen equally.
+        # An epoch is as many images as the training set, summed over processes. In memory,
+        # each rank draws from its own seeded permutation (not a shard), so within an epoch some
+        # images are seen twice and some not at all; an image folder's epochs are dealt out.
         iters = math.ceil(len(train_set) / (recipe.batch_size * get_world_size()))
         return cls(
             network=network, stream=stream, recipe=recipe, epochs=epochs, iters_per_epoch=iters,
@@ -193,11 +195,11 @@ class ClassificationRun:
         batches = self.recipe.precise_bn_batches
         if batches == 0:
             return
-        stream = TrainBatchStream(
+        stream = train_stream(
             dataset=self.stream.dataset, meta=self.stream.meta, batch_size=self.stream.batch_size,
             device=self.stream.device, crop_padding=self.recipe.crop_padding,
-            horizontal_flip=self.recipe.horizontal_flip, seed=seed,
-            cutout=self.recipe.cutout,
+            horizontal_flip=self.recipe.horizontal_flip, seed=seed, cutout=self.recipe.cutout,
+            num_workers=self.recipe.num_workers,
         )  # fmt: skip
         if hasattr(self.network, "drop_path_prob"):
             self.network.drop_path_prob = 0.0
@@ -207,17 +209,24 @@ class ClassificationRun:
 
 @torch.no_grad()
 def dataset_accuracy(
-    network: nn.Module, dataset, meta: DatasetMetadata, *, batch_size: int, device: str
+    network: nn.Module,
+    dataset,
+    meta: DatasetMetadata,
+    *,
+    batch_size: int,
+    device: str,
+    num_workers: int = 0,
 ) -> float:
     """Top-1 accuracy (a fraction) of ``network`` in eval mode over all of ``dataset``.
 
     The dataset is read in order, ``batch_size`` images at a time (never all at once, so an
-    ImageNet-sized split fits); under torchrun each rank scores every N-th batch and the counts
-    are summed, so every rank returns the same number.
+    ImageNet-sized split fits; files are decoded by ``num_workers`` DataLoader workers); under
+    torchrun each rank scores every N-th batch and the counts are summed, so every rank returns
+    the same number.
     """
     network.eval()
     correct = total = 0
-    for x, y in _batches(dataset, meta, batch_size, torch.device(device)):
+    for x, y in _batches(dataset, meta, batch_size, torch.device(device), num_workers):
         correct += int((network(x).argmax(1) == y).sum())
         total += int(y.numel())
     counts = all_gather_object((correct, total))
@@ -225,13 +234,21 @@ def dataset_accuracy(
 
 
 def _batches(
-    dataset, meta: DatasetMetadata, batch_size: int, device: torch.device
+    dataset, meta: DatasetMetadata, batch_size: int, device: torch.device, num_workers: int
 ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """This rank's share of ``dataset`` in order, normalised, ``batch_size`` images a batch."""
     mean = torch.tensor(meta.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
     std = torch.tensor(meta.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
     starts = range(get_rank() * batch_size, len(dataset), get_world_size() * batch_size)
-    for start in starts:
-        indices = torch.arange(start, min(start + batch_size, len(dataset)))
-        images, labels = gather_images(dataset, indices, device)
-        yield normalize_images(images, mean, std), labels
+    if isinstance(dataset, TensorImageDataset):
+        for start in starts:
+            indices = torch.arange(start, min(start + batch_size, len(dataset)))
+            images, labels = gather_images(dataset, indices, device)
+            yield normalize_images(images, mean, std), labels
+        return
+    order = [i for start in starts for i in range(start, min(start + batch_size, len(dataset)))]
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=order, num_workers=num_workers,
+                        pin_memory=device.type == "cuda")  # fmt: skip
+    for images, labels in loader:  # the same batches: every one but the last is full
+        images = images.to(device, non_blocking=True)
+        yield normalize_images(images, mean, std), labels.to(device, dtype=torch.int64)

@@ -9,7 +9,7 @@ the GHN, Adam and every random generator, so ``--resume`` continues bit for bit
 
 Under torchrun (N processes) the training is data-parallel: rank ``r`` draws its architectures
 from ``default_rng([SEED, 1, r])`` and its images from a stream seeded by
-:func:`~ghnas.trainers.rank_streams.batch_seed`, so the effective meta-batch is N x
+:func:`~ghnas.data.train_streams.batch_seed`, so the effective meta-batch is N x
 ``GHN.META_BATCH``. Rank 0's streams are those of a one-process run (numpy ignores the trailing 0
 of ``[SEED, 1, 0]``), so one process is bit for bit unchanged.
 Gradients are averaged over ranks with one explicit all-reduce (:func:`average_gradients`)
@@ -36,6 +36,7 @@ import torch
 
 from ghnas.data import TrainBatchStream
 from ghnas.data.fingerprint import dataset_fingerprint
+from ghnas.data.train_streams import train_stream_from_config
 from ghnas.engine.distributed import (
     all_gather_object,
     all_reduce_mean,
@@ -54,7 +55,6 @@ from ghnas.trainers.build import TRAINER_REGISTRY
 from ghnas.trainers.ghn_checkpoints import GHNCheckpoints, ResumePoint
 from ghnas.trainers.ghn_loss import mean_loss
 from ghnas.trainers.ghn_update import GHNUpdate
-from ghnas.trainers.rank_streams import rank_stream_config
 from ghnas.utils.errors import GhnasError
 from ghnas.utils.rng_state import RNGState
 
@@ -183,7 +183,7 @@ class GHNTrainer:
         return cls(
             ghn=generator,
             space=space,
-            stream=TrainBatchStream.from_config(rank_stream_config(cfg, rank), splits),
+            stream=train_stream_from_config(cfg, splits, rank=rank, world_size=get_world_size()),
             arch_rng=np.random.default_rng([cfg.SEED, arch_stream, rank]),
             max_iter=cfg.SOLVER.MAX_ITER,
             base_lr=cfg.SOLVER.BASE_LR,

@@ -16,6 +16,7 @@ from ghnas.data import (
     evaluation_batches,
 )
 from ghnas.data.batches import _draw_augmentation
+from ghnas.data.train_streams import train_stream_from_config
 from ghnas.utils.errors import GhnasError
 
 NUM_IMAGES = 10
@@ -127,17 +128,23 @@ def test_state_of_another_dataset_size_is_refused():
         make_stream(smaller).load_state_dict(state)
 
 
-def test_from_config_reads_solver_input_and_seed():
+def test_the_config_stream_reads_solver_input_and_seed():
     dataset = make_dataset()
     cfg = get_cfg()
     cfg.merge_from_list(["SOLVER.IMS_PER_BATCH", 3, "INPUT.CROP_PADDING", 0, "SEED", 9])
     cfg.INPUT.HORIZONTAL_FLIP = False
     splits = DatasetSplits(train=dataset, val=dataset, meta=META)
-    stream = TrainBatchStream.from_config(cfg, splits)
+    stream = train_stream_from_config(cfg, splits)
     x, y = stream.next_batch()
     assert x.shape == (3, 3, 8, 8)
     assert torch.equal(
         y, torch.randperm(NUM_IMAGES, generator=torch.Generator().manual_seed(9))[:3]
+    )
+    # Rank 1's stream has its own seed; rank 0's is the one-process stream.
+    other = train_stream_from_config(cfg, splits, rank=1, world_size=2).next_batch()[1]
+    assert not torch.equal(other, y)
+    assert torch.equal(
+        train_stream_from_config(cfg, splits, rank=0, world_size=2).next_batch()[1], y
     )
 
 

@@ -43,6 +43,7 @@ def test_transferred_block_exports_with_ghn_weights_under_the_budget(tmp_path):
         "SEARCH_SPACE.NUM_NODES", "5", "GHN.TRAIN_NUM_NODES", "3", "GHN.NUM_PASSES", "1",
         "SOLVER.MAX_ITER", "3", "SOLVER.IMS_PER_BATCH", "8", "EXPORT.BN_IMAGES", "16",
         "EXPORT.ONNX", "False",  # tests/export/test_export_bundle.py covers it
+        "DATALOADER.NUM_WORKERS", "0",
     ]  # fmt: skip
     train_net.main(Namespace(config_file=CONFIG, resume=False,
                              opts=overrides + ["PHASES", "['ghn']"]))  # fmt: skip

@@ -21,12 +21,12 @@ from anytime_ddp_worker import EPOCHS, anytime_cfg, recording_reads
 from distributed_launch import WORLD_SIZE, launch
 
 from ghnas.data import TrainBatchStream, build_dataset
+from ghnas.data.train_streams import batch_seed
 from ghnas.search_spaces import build_search_space
 from ghnas.selection.anytime_auc import exit_records
 from ghnas.trainers import build_trainer
 from ghnas.trainers.anytime_final import anytime_lr_schedule
 from ghnas.trainers.lr_schedules import epoch_lr
-from ghnas.trainers.rank_streams import batch_seed
 from ghnas.utils.file_io import append_jsonl_line, read_jsonl
 
 WORKER = Path(__file__).with_name("anytime_ddp_worker.py")

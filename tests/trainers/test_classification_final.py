@@ -98,6 +98,7 @@ def imagenet_cfg(tmp_path):
         "DATASETS.NAME", "image_folder", "DATASETS.ROOT", str(tmp_path / "images"),
         "DATASETS.VAL_SIZE", "8", "DATASETS.TEST_SIZE", "8", "INPUT.SIZE", "64",
         "SEARCH_SPACE.NAME", "imagenet_mobile", "FINAL.IMS_PER_BATCH", "8",
+        "DATALOADER.NUM_WORKERS", "1",  # one worker process, as on a GPU machine but cheaper
     )  # fmt: skip
 
 
