@@ -1,11 +1,13 @@
 """One rank of tests/evaluation/test_correlation_ddp.py, started with torchrun's environment.
 
-    WORLD_SIZE=2 RANK=r MASTER_ADDR=127.0.0.1 MASTER_PORT=p python correlation_ddp_worker.py WORK
+    WORLD_SIZE=2 RANK=r MASTER_ADDR=127.0.0.1 MASTER_PORT=p \
+        python correlation_ddp_worker.py WORK GHN
 
-Runs the tiny correlation benchmark into ``WORK/ddp`` with the GHN of the one-process run in
-``WORK/single`` and its own one-shot model, and leaves the summary and the hashes of the
-architectures this rank trained in ``WORK/rank<r>.json``. Each rank's ground-truth cache is a
-fresh folder of its own (``WORK/ddp_cache_rank<r>``), as on machines that share no disk.
+Runs the tiny correlation benchmark into ``WORK/ddp`` with the GHN checkpoint ``GHN`` (the
+one-process run's), its own one-shot model and no zero-cost estimators, and leaves the summary
+and the hashes of the architectures this rank trained in ``WORK/rank<r>.json``. Each rank's
+ground-truth cache is a fresh folder of its own (``WORK/ddp_cache_rank<r>``), as on machines
+that share no disk.
 """
 
 import json
@@ -21,7 +23,7 @@ from ghnas.evaluation.ground_truth import GroundTruthTrainer
 TOP = ["CORRELATION.TOP_COMPARE", "2", "CORRELATION.TOP_CANDIDATES", "6"]
 
 
-def main(work: Path) -> None:
+def main(work: Path, ghn: str) -> None:
     trained, measure = [], GroundTruthTrainer.measure
 
     def recording(trainer, arch):
@@ -29,9 +31,9 @@ def main(work: Path) -> None:
         return measure(trainer, arch)
 
     GroundTruthTrainer.measure = recording
-    ghn = work / "single" / "ghn" / "model_final.pth"
     cache = work / f"ddp_cache_rank{os.environ['RANK']}"
-    summary = run(work / "ddp", cache, *TOP, "CORRELATION.GHN_CHECKPOINT", ghn)
+    summary = run(work / "ddp", cache, *TOP, "CORRELATION.GHN_CHECKPOINT", ghn,
+                  "ZERO_COST.ESTIMATORS", "[]")  # fmt: skip
     (work / f"rank{get_rank()}.json").write_text(
         json.dumps({"trained": trained, "summary": summary})
     )
@@ -39,4 +41,4 @@ def main(work: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2])

@@ -13,16 +13,9 @@ from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import read_jsonl
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    """One ground-truth cache for the module: the single run and the sweep share it."""
-    return tmp_path_factory.mktemp("ground_truth")
-
-
-def test_single_run_writes_table_results_and_figures(tmp_path, cache_dir):
-    summary = run(tmp_path, cache_dir, "CORRELATION.TOP_COMPARE", 2,
-                  "CORRELATION.TOP_CANDIDATES", 6)  # fmt: skip
-    out = tmp_path / "correlation"
+def test_single_run_writes_table_results_and_figures(single_run):
+    folder, summary = single_run
+    out = folder / "correlation"
     for name in ("table.md", "summary.json", "ghn_vs_truth.png", "random_vs_top.png"):
         assert (out / name).stat().st_size > 0, name
     rows = read_jsonl(str(out / "results.jsonl"))
