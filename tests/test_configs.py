@@ -8,7 +8,7 @@ from conftest import require_plugin
 from ghnas.config import get_cfg
 from ghnas.data.metadata import DatasetMetadata
 from ghnas.evaluation.ablation import member_config, sweep_settings
-from ghnas.evaluation.ground_truth import TrainingRecipe
+from ghnas.evaluation.ground_truth_recipe import TrainingRecipe
 from ghnas.ghn import build_ghn
 from ghnas.search_spaces import build_search_space
 

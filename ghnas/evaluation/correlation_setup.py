@@ -9,8 +9,9 @@ import os
 
 from ghnas.data import evaluation_batches
 from ghnas.data.fingerprint import dataset_fingerprint
-from ghnas.evaluation.ground_truth import GroundTruthTrainer, TrainingRecipe
+from ghnas.evaluation.ground_truth import GroundTruthTrainer
 from ghnas.evaluation.ground_truth_cache import GroundTruthCache
+from ghnas.evaluation.ground_truth_recipe import TrainingRecipe
 from ghnas.ghn.checkpoint import read_checkpoint
 from ghnas.utils.errors import GhnasError
 

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -39,6 +39,7 @@ from ghnas.engine.distributed import (
     shard,
 )
 from ghnas.evaluation.ground_truth_cache import GroundTruthCache, network_layout
+from ghnas.evaluation.ground_truth_recipe import TrainingRecipe
 from ghnas.layers.batch_statistics import batch_statistics
 from ghnas.utils.checkpoint import AtomicCheckpointer
 from ghnas.utils.errors import GhnasError
@@ -46,57 +47,6 @@ from ghnas.utils.file_io import PathManager
 from ghnas.utils.rng_state import RNGState
 
 logger = logging.getLogger("ghnas")
-
-
-@dataclass(frozen=True)
-class TrainingRecipe:
-    """The short SGD recipe that produces the ground truth and the SGD-k snapshots."""
-
-    epochs: int
-    base_lr: float
-    momentum: float
-    weight_decay: float
-    batch_size: int
-    snapshot_steps: Tuple[int, ...] = ()
-
-    @classmethod
-    def from_config(cls, cfg) -> "TrainingRecipe":
-        """The recipe of ``CORRELATION.*``."""
-        c = cfg.CORRELATION
-        recipe = cls(
-            epochs=c.EPOCHS,
-            base_lr=c.BASE_LR,
-            momentum=c.MOMENTUM,
-            weight_decay=c.WEIGHT_DECAY,
-            batch_size=c.IMS_PER_BATCH,
-            snapshot_steps=tuple(sorted(set(c.SGD_STEPS))),
-        )
-        for key, value in (("EPOCHS", c.EPOCHS), ("IMS_PER_BATCH", c.IMS_PER_BATCH)):
-            if value < 1:
-                raise GhnasError(f"CORRELATION.{key} must be >= 1, got {value}")
-        if not c.BASE_LR > 0 or c.WEIGHT_DECAY < 0 or not 0 <= c.MOMENTUM < 1:
-            raise GhnasError(
-                "CORRELATION: need BASE_LR > 0, WEIGHT_DECAY >= 0 and 0 <= MOMENTUM < 1; got "
-                f"{c.BASE_LR}, {c.WEIGHT_DECAY}, {c.MOMENTUM}"
-            )
-        if any(k < 1 for k in recipe.snapshot_steps):
-            raise GhnasError(f"CORRELATION.SGD_STEPS must be >= 1, got {list(c.SGD_STEPS)}")
-        return recipe
-
-    def steps_per_epoch(self, num_train: int) -> int:
-        """Updates per epoch over ``num_train`` images (the last batch wraps around)."""
-        return math.ceil(num_train / self.batch_size)
-
-    def check_snapshots(self, num_train: int) -> None:
-        """Every SGD-k snapshot must fall inside the run."""
-        total = self.epochs * self.steps_per_epoch(num_train)
-        beyond = [k for k in self.snapshot_steps if k > total]
-        if beyond:
-            raise GhnasError(
-                f"CORRELATION.SGD_STEPS {beyond} exceed the {total} steps of the ground-truth run "
-                f"({self.epochs} epochs of {self.steps_per_epoch(num_train)}); lower them or "
-                "raise CORRELATION.EPOCHS"
-            )
 
 
 class GroundTruthTrainer:
@@ -285,18 +235,32 @@ def measure_in_order(trainer: GroundTruthTrainer, archs: List[Any], label: str =
             f"{len(missing)}"
             + (f" over {get_world_size()} processes" if get_world_size() > 1 else "")
         )
-    mine = shard(missing)
-    measured = {}
-    for i, arch in enumerate(mine, 1):
-        record = measured[arch.canonical_hash] = trainer.measure(arch)
-        logger.info(
-            f"{label} [{i}/{len(mine)}] {arch.canonical_hash[:12]}: test accuracy "
-            f"{100 * record['test_accuracy']:.2f}% in {record['train_seconds']:.1f} s"
-        )
-    for part in all_gather_object(measured):
+    measured, error = _train_share(trainer, shard(missing), label)
+    gathered = all_gather_object((measured, error))
+    for part, _ in gathered:
         cached.update(part)
     if is_main_process():
         for arch in missing:
-            if trainer.cached(arch) is None:  # trained by a rank whose folder is not this one
-                trainer.cache.save(trainer.key(arch), cached[arch.canonical_hash])
+            record = cached[arch.canonical_hash]
+            if record is not None and trainer.cached(arch) is None:  # another rank's folder
+                trainer.cache.save(trainer.key(arch), record)
+    errors = [e for _, e in gathered if e]
+    if errors:  # on every rank, after what did finish is saved: no rank waits for another
+        raise GhnasError(errors[0])
     return [cached[a.canonical_hash] for a in archs]
+
+
+def _train_share(trainer: GroundTruthTrainer, archs: List[Any], label: str):
+    """Train this rank's ``archs``; returns the records by hash and the first bad-input error
+    (a diverged run, say) that stopped it, or None."""
+    measured = {}
+    for i, arch in enumerate(archs, 1):
+        try:
+            record = measured[arch.canonical_hash] = trainer.measure(arch)
+        except GhnasError as e:
+            return measured, str(e)
+        logger.info(
+            f"{label} [{i}/{len(archs)}] {arch.canonical_hash[:12]}: test accuracy "
+            f"{100 * record['test_accuracy']:.2f}% in {record['train_seconds']:.1f} s"
+        )
+    return measured, None

@@ -108,3 +108,23 @@ def test_a_kill_inside_a_checkpoint_write_resumes_to_the_same_result(tmp_path, m
     for got, want in zip(found, expected):
         assert got["test_accuracy"] == want["test_accuracy"]
         assert got["final_loss"] == pytest.approx(want["final_loss"], rel=1e-6)
+
+
+def test_another_ranks_failure_ends_this_rank_too_and_keeps_its_records(tmp_path, monkeypatch):
+    """Rank 1 (simulated by the gather) stopped on a diverged run while this rank trained its
+    share: this rank must raise the same line instead of going on to the next collective, and
+    rank 1's finished record must land in this rank's cache."""
+    bench = make_benchmark(tmp_path, tmp_path / "cache", "CORRELATION.EPOCHS", 1,
+                           "CORRELATION.SGD_STEPS", [3])  # fmt: skip
+    theirs = {"test_accuracy": 0.5, "train_seconds": 1.0, "snapshots": {}}
+    other = bench.archs[2]
+
+    def gather(local):
+        return [local, ({other.canonical_hash: theirs}, "ground truth: training x diverged")]
+
+    monkeypatch.setattr(ground_truth, "all_gather_object", gather)
+    monkeypatch.setattr(ground_truth, "shard", lambda items: items[:2])  # this rank's share
+    with pytest.raises(GhnasError, match="training x diverged"):
+        ground_truth.measure_in_order(bench.ground_truth, bench.archs)
+    assert all(bench.ground_truth.cached(a) is not None for a in bench.archs[:2])
+    assert bench.ground_truth.cached(other) == theirs
