@@ -67,3 +67,22 @@ def require_plugin(name: str, install: str) -> None:
 def nasbench201_plugin() -> None:
     """The NAS-Bench-201 project, installed as a plug-in (tests/projects use it)."""
     require_plugin("nasbench201", "pip install -e projects/NASBench201")
+
+
+@pytest.fixture(scope="session")
+def correlation_cache(tmp_path_factory):
+    """One ground-truth cache of the tiny correlation benchmark (tests/evaluation/
+    tiny_correlation.py): its one-process run and its sweep share it."""
+    return tmp_path_factory.mktemp("ground_truth")
+
+
+@pytest.fixture(scope="session")
+def correlation_run(tmp_path_factory, correlation_cache):
+    """The tiny correlation benchmark in one process, with Random-vs-top (2 of 6): its folder
+    and summary (the report tests read it, the two-rank test compares with it)."""
+    from tiny_correlation import run
+
+    out = tmp_path_factory.mktemp("single")
+    summary = run(out, correlation_cache, "CORRELATION.TOP_COMPARE", 2,
+                  "CORRELATION.TOP_CANDIDATES", 6)  # fmt: skip
+    return out, summary

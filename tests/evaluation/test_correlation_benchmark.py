@@ -13,8 +13,8 @@ from ghnas.utils.errors import GhnasError
 from ghnas.utils.file_io import read_jsonl
 
 
-def test_single_run_writes_table_results_and_figures(single_run):
-    folder, summary = single_run
+def test_single_run_writes_table_results_and_figures(correlation_run):
+    folder, summary = correlation_run
     out = folder / "correlation"
     for name in ("table.md", "summary.json", "ghn_vs_truth.png", "random_vs_top.png"):
         assert (out / name).stat().st_size > 0, name
@@ -41,8 +41,8 @@ def test_single_run_writes_table_results_and_figures(single_run):
     assert len(summary["random_vs_top"]["groups"]["GHN top 2"]["values"]) == 2
 
 
-def test_two_point_ablation_sweep_shares_the_ground_truth(tmp_path, cache_dir):
-    results = run(tmp_path, cache_dir, "CORRELATION.ONE_SHOT", False,
+def test_two_point_ablation_sweep_shares_the_ground_truth(tmp_path, correlation_cache):
+    results = run(tmp_path, correlation_cache, "CORRELATION.ONE_SHOT", False,
                   "CORRELATION.TOP_COMPARE", 0, "ABLATION.KEY", "GHN.NUM_PASSES",
                   "ABLATION.VALUES", [1, 2])  # fmt: skip
     assert [r["values"] for r in results] == [[1], [2]]
@@ -55,7 +55,7 @@ def test_two_point_ablation_sweep_shares_the_ground_truth(tmp_path, cache_dir):
         assert (member / "ghn" / "model_final.pth").exists()
         assert len(read_jsonl(str(member / "correlation" / "results.jsonl"))) == NUM_ARCHS
     # Both members (and the single run) trained the same 5 architectures, once.
-    assert len(list(cache_dir.glob("*.json"))) >= NUM_ARCHS
+    assert len(list(correlation_cache.glob("*.json"))) >= NUM_ARCHS
     first, second = (json.loads((ablation / f"GHN.NUM_PASSES={v}" / "correlation" /
                                  "summary.json").read_text()) for v in (1, 2))  # fmt: skip
     assert first["ground_truth"] == second["ground_truth"]

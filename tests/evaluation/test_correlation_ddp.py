@@ -16,10 +16,10 @@ WORKER = Path(__file__).with_name("correlation_ddp_worker.py")
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory, single_run):
-    """The two ranks with the one-process run's GHN (``single_run``, in conftest.py)."""
+def work(tmp_path_factory, correlation_run):
+    """The two ranks with the one-process run's GHN (``correlation_run``, tests/conftest.py)."""
     work = tmp_path_factory.mktemp("correlation_ddp")
-    folder, summary = single_run
+    folder, summary = correlation_run
     (work / "single").symlink_to(folder)
     (work / "single.json").write_text(json.dumps(summary))
     launch(WORKER, work, folder / "ghn" / "model_final.pth", timeout=240)
