@@ -40,7 +40,8 @@ def test_transferred_block_exports_with_ghn_weights_under_the_budget(tmp_path):
     overrides = [
         "OUTPUT_DIR", str(tmp_path / "out"), "MODEL.DEVICE", "cpu",
         "DATASETS.ROOT", str(tmp_path / "images"), "DATASETS.VAL_SIZE", "8", "INPUT.SIZE", "64",
-        "SEARCH_SPACE.NUM_NODES", "5", "GHN.TRAIN_NUM_NODES", "3", "GHN.NUM_PASSES", "1",
+        "SEARCH_SPACE.NUM_NODES", "5", "SEARCH_SPACE.NUM_BLOCKS", "5", "GHN.TRAIN_NUM_NODES", "3",
+        "GHN.NUM_PASSES", "1",
         "SOLVER.MAX_ITER", "3", "SOLVER.IMS_PER_BATCH", "8", "EXPORT.BN_IMAGES", "16",
         "EXPORT.ONNX", "False",  # tests/export/test_export_bundle.py covers it
         "DATALOADER.NUM_WORKERS", "0",
