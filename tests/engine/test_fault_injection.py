@@ -36,9 +36,10 @@ def reference(tmp_path_factory):
     [
         "checkpoint:3:ghn/",  # the GHN's third save: model_final.pth, after model_0000019.pth
         "line:5:search/results.jsonl",  # a results line torn in half
-        "checkpoint:2:final/",  # the final training's second epoch checkpoint
     ],
-    ids=["ghn-final-save", "search-line", "final-epoch-save"],
+    # A torn final-training checkpoint goes through the same atomic checkpointer as the GHN's;
+    # benchmarks/fault_injection.py kills the final phase too (and every phase, many times).
+    ids=["ghn-final-save", "search-line"],
 )
 def test_a_kill_inside_a_write_resumes_to_the_uninterrupted_result(tmp_path, reference, kill):
     phase = PHASES["final"]  # trains the GHN, searches and trains the best block
