@@ -46,12 +46,24 @@ def exit_records(network: nn.Module, run: Callable, batches) -> List[Dict[str, A
 
     ``run(x)`` returns the list of exit logits (with generated weights, or the network's own).
     """
+    correct, total = exit_hits(run, batches)
+    return records_from_hits(network, correct, total)
+
+
+def exit_hits(run: Callable, batches) -> Tuple[List[int], int]:
+    """Correct predictions of every exit over ``batches`` and the number of images (counts,
+    so that shares of the batches scored apart add up exactly)."""
     correct, total = None, 0
     for x, y in batches:
         hits = torch.stack([(out.argmax(1) == y).sum() for out in run(x)])
         correct = hits if correct is None else correct + hits
         total += int(y.numel())
-    accuracy = (correct.double() / max(total, 1)).tolist()
+    return ([] if correct is None else correct.tolist()), total
+
+
+def records_from_hits(network: nn.Module, correct: List[int], total: int) -> List[Dict[str, Any]]:
+    """``{node, flops, acc}`` of every exit from its correct predictions out of ``total``."""
+    accuracy = (torch.tensor(correct, dtype=torch.float64) / max(total, 1)).tolist()
     flops = network.cumulative_exit_flops()
     return [
         {"node": int(node), "flops": int(f), "acc": a}

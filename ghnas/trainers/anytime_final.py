@@ -42,7 +42,7 @@ from ghnas.engine.per_rank_state import PerRankState
 from ghnas.engine.progress import Progress
 from ghnas.search_spaces.width_fitting import largest_fitting_width
 from ghnas.selection import area_under_anytime_curve
-from ghnas.selection.anytime_auc import exit_records
+from ghnas.selection.anytime_auc import exit_hits, records_from_hits
 from ghnas.trainers.build import TRAINER_REGISTRY
 from ghnas.trainers.epoch_checkpointer import EpochCheckpointer
 from ghnas.trainers.lr_schedules import (
@@ -160,20 +160,13 @@ class AnytimeFinalTrainer:
         return total / self.iters_per_epoch
 
     def evaluate_exits(self):
-        """Every exit's record over the evaluation batches, each rank scoring every N-th batch;
-        the same list on every rank."""
+        """Every exit's record over the evaluation batches, each rank scoring every N-th batch
+        and the hits summed; the same list on every rank."""
         self.network.eval()
         mine = self.eval_batches[get_rank() :: get_world_size()]
-        exits = exit_records(self.network, self.network, mine) if mine else None
-        size = sum(int(y.numel()) for _, y in mine)
-        shares = [(e, n) for e, n in all_gather_object((exits, size)) if e is not None]
-        if len(shares) == 1:
-            return shares[0][0]
-        total = sum(n for _, n in shares)
-        combined = [dict(record) for record in shares[0][0]]
-        for i, record in enumerate(combined):  # each rank's hits back from its fraction
-            record["acc"] = sum(round(e[i]["acc"] * n) for e, n in shares) / total
-        return combined
+        shares = all_gather_object(exit_hits(self.network, mine))
+        correct = [sum(hits) for hits in zip(*(c for c, _ in shares if c))]
+        return records_from_hits(self.network, correct, sum(n for _, n in shares))
 
     def report(self) -> None:
         """Write ``final/results.json`` and ``final/curves.png`` (rank 0); log the per-exit
