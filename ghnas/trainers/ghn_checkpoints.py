@@ -95,10 +95,23 @@ class GHNCheckpoints:
         return ResumePoint()
 
     def restore(self, path: str) -> ResumePoint:
-        """Load the checkpoint at ``path``; this rank's excluded-draw count comes back with it."""
-        checkpoint = self.checkpointer.resume_or_load(path, resume=True)
+        """Load the checkpoint at ``path``; this rank's excluded-draw count comes back with it.
+
+        A finished training continues nothing, so only its weights load (the GHN and its moving
+        average): its generators may come from another number of processes, as when a GHN
+        trained on one process is evaluated under torchrun.
+        """
+        finished = read_checkpoint(path).get("iteration", -1) + 1 >= self.max_iter
+        if finished:
+            weights = [name for name in ("ema",) if name in self.checkpointer.checkpointables]
+            checkpoint = self.checkpointer.load(path, checkpointables=weights)
+        else:
+            checkpoint = self.checkpointer.resume_or_load(path, resume=True)
         per_rank = checkpoint.get("excluded_draws_per_rank")
-        draws = per_rank[get_rank()] if per_rank else checkpoint.get("excluded_draws", 0)
+        if per_rank and len(per_rank) == self.world_size:
+            draws = per_rank[get_rank()]
+        else:  # one process's count, or a finished run's total (reported, never added to)
+            draws = checkpoint.get("excluded_draws", 0)
         point = ResumePoint(
             iteration=checkpoint.get("iteration", -1) + 1,
             train_seconds=float(checkpoint.get("train_seconds", 0.0)),

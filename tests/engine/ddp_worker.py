@@ -3,7 +3,8 @@
     WORLD_SIZE=2 RANK=r MASTER_ADDR=127.0.0.1 MASTER_PORT=p python ddp_worker.py WORK_DIR
 
 It trains the tiny GHN for one step (``WORK/ddp_ghn``), trains it for two steps at once
-(``WORK/ddp_full``) and as one step plus a resumed one (``WORK/ddp_split``), then ranks the
+(``WORK/ddp_full``) and as one step plus a resumed one (``WORK/ddp_split``), resumes the
+finished one-process GHN of ``WORK/single_ghn`` (and fails to continue it), then ranks the
 candidates with the GHN in ``WORK/single_ghn`` (``WORK/ddp_search``). Each rank leaves what the
 test compares in ``WORK/rank<r>.pt`` and ``WORK/rank<r>.json``.
 """
@@ -24,6 +25,7 @@ from ghnas.data import build_dataset  # noqa: E402
 from ghnas.engine.distributed import get_rank, init_from_torchrun_env, shutdown  # noqa: E402
 from ghnas.search import RandomSearch  # noqa: E402
 from ghnas.trainers import GHNTrainer  # noqa: E402
+from ghnas.utils.errors import GhnasError  # noqa: E402
 
 QUICK = TESTS.parent / "configs" / "quick" / "classification.yaml"
 # Three candidates a chunk: the 12 candidates make 4 chunks, 2 for each of 2 ranks.
@@ -53,6 +55,13 @@ def main(work: Path) -> None:
     states["full"] = train(work / "ddp_full", 2).state_dict()
     train(work / "ddp_split", 1)
     states["split"] = train(work / "ddp_split", 2, resume=True).state_dict()
+    # The one-process GHN finished, so two ranks load it; one more step would need its streams.
+    states["finished_single"] = train(work / "single_ghn", 1, resume=True).state_dict()
+    try:
+        train(work / "single_ghn", 2, resume=True)
+        states["unfinished_refusal"] = None
+    except GhnasError as e:
+        states["unfinished_refusal"] = str(e)
     torch.save(states, work / f"rank{rank}.pt")
 
     checkpoint = work / "single_ghn" / "ghn" / "model_final.pth"

@@ -80,6 +80,16 @@ def test_resumed_ranks_continue_their_own_streams(work):
         assert torch.equal(full[rank]["torch"], split[rank]["torch"]), rank
 
 
+def test_a_finished_one_process_ghn_resumes_under_two_ranks(work):
+    single = torch.load(work / "single.pt")
+    for rank in range(WORLD_SIZE):
+        state = torch.load(work / f"rank{rank}.pt")
+        for name, tensor in single.items():
+            assert torch.equal(tensor, state["finished_single"][name]), name
+        # Continuing it would need one stream per rank; the checkpoint holds one.
+        assert "written by 1 process(es) but 2 run now" in state["unfinished_refusal"]
+
+
 def test_a_folder_refused_on_rank_0_ends_every_rank_with_one_line(tmp_path):
     """Rank 0 alone claims OUTPUT_DIR; its refusal (the folder holds a run) must reach the
     other ranks instead of leaving them waiting at a barrier."""
