@@ -200,6 +200,11 @@ def plain_forward_timing(space, archs, batches) -> dict:
     }
 
 
+def seconds_per_arch(rate: float) -> str:
+    """The cost column of a scorer running at ``rate`` architectures per second."""
+    return f"{1 / rate:.3f} s/arch" if math.isfinite(rate) and rate > 0 else "-"
+
+
 def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines, earlier) -> dict:
     """Only now: the ground truth, and every estimator's metrics against it. ``baselines`` is
     the baselines' network, as shown, and their names (rows store them sorted); ``earlier``
@@ -207,14 +212,13 @@ def evaluate(cfg, args, splits, rows, indices, strings, timing, baselines, earli
     network, names = baselines
     table = read_columns(args.table, [TRUTH, SHORT_TRAINING, "nats_unique_str"])
     truth = [float(table[i][0]) for i in indices]
-    cost = f"{1 / timing['ranking_archs_per_s']:.3f} s/arch" if timing["ranked_this_run"] else "-"
+    cost = seconds_per_arch(timing["ranking_archs_per_s"])
     scores = {f"GHN ({cfg.SEARCH.CRITERION})": ([rows[i]["score"] for i in indices], cost)}
     if cfg.SEARCH.CRITERION != "accuracy" and all("accuracy" in rows[i] for i in indices):
         accuracy = [rows[i]["accuracy"] for i in indices]  # the same pass, read by argmax
         scores["GHN (accuracy)"] = (accuracy, cost)
     if "one_shot" in rows[indices[0]]:
-        rate = timing["one_shot_archs_per_s"]
-        cost = f"{1 / rate:.3f} s/arch" if timing["ranked_this_run"] else "-"
+        cost = seconds_per_arch(timing["one_shot_archs_per_s"])
         scores["one-shot supernet"] = ([rows[i]["one_shot"]["score"] for i in indices], cost)
     for name in names:
         per_arch = np.mean([rows[i]["baseline_seconds"][name] for i in indices])

@@ -115,7 +115,8 @@ def score_sample(store, resume: bool, scorers, baselines, todo, deadline: float)
 
     Under torchrun the chunks are dealt out as the core's search deals them (rank r scores
     chunks r, r + N, ...) and gathered after each round in order; rank 0 alone writes the store,
-    and rank 0's clock decides the deadline for every rank. Rates are over the slowest rank.
+    and rank 0's clock decides the deadline for every rank. Each row keeps the seconds each
+    scorer spent on it, and the rates are one process's, over every stored row.
     """
 
     def open_store():
@@ -144,26 +145,37 @@ def score_sample(store, resume: bool, scorers, baselines, todo, deadline: float)
     timing = {"ranked_this_run": scored, "ghn_scoring_seconds": seconds["ghn"],
               "baseline_seconds": seconds["baselines"]}  # fmt: skip
     for name in scorers:
-        rate = scored / seconds[name] if seconds[name] else math.nan
+        rate = stored_rate(rows.values(), name)
         timing["ranking_archs_per_s" if name == "ghn" else f"{name}_archs_per_s"] = rate
     return rows, timing
 
 
+def stored_rate(rows, name: str) -> float:
+    """Architectures per second one process scores with ``name``, over every row that holds its
+    time: rows of earlier runs count too, so a resumed run that scores nothing keeps the figure.
+    NaN when no row holds it (rows written before rows were timed)."""
+    spent = [r["scoring_seconds"][name] for r in rows if name in r.get("scoring_seconds", {})]
+    return len(spent) / sum(spent) if spent and sum(spent) > 0 else math.nan
+
+
 def score_chunk(chunk, scorers, baselines, seconds) -> List[Dict]:
     """The rows of one chunk of ``(index, arch)``; adds each part's time to ``seconds``."""
-    results, ghn = {}, scorers["ghn"]
+    results, ghn, per_arch = {}, scorers["ghn"], {}
     for name, scorer in scorers.items():
         start = time.perf_counter()
         results[name] = scorer.evaluate_chunk([a for _, a in chunk])
         synchronize(scorer.batches[0][0].device)
-        seconds[name] += time.perf_counter() - start
+        spent = time.perf_counter() - start
+        seconds[name] += spent
+        per_arch[name] = spent / len(chunk)  # the chunk's architectures share one pass
     start, rows = time.perf_counter(), []
     for k, (index, arch) in enumerate(chunk):
         values, spent = baselines.score(arch)
         row = {"arch": arch.to_dict(), "hash": arch.canonical_hash, **results["ghn"][k],
                "params": count_parameters(ghn.space, arch),
                "flops": ghn.space.analytic_flops(arch), "arch_index": index,
-               "baselines": values, "baseline_seconds": spent}  # fmt: skip
+               "baselines": values, "baseline_seconds": spent,
+               "scoring_seconds": per_arch}  # fmt: skip
         row.update({name: results[name][k] for name in scorers if name != "ghn"})
         rows.append(row)
     seconds["baselines"] += time.perf_counter() - start
