@@ -84,3 +84,21 @@ def test_bad_input_is_one_line(tmp_path, overrides, expected):
     with pytest.raises(GhnasError, match=expected) as info:
         run(tmp_path, tmp_path / "cache", *overrides)
     assert "\n" not in str(info.value)
+
+
+def test_table_4_is_written_before_the_top_comparison_trains(tmp_path, correlation_cache,
+                                                             monkeypatch):  # fmt: skip
+    from ghnas.evaluation.correlation import CorrelationBenchmark
+
+    def killed(self, ghn):  # the long top-n training, interrupted
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CorrelationBenchmark, "compare_top", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, correlation_cache, "CORRELATION.TOP_COMPARE", 2,
+            "CORRELATION.TOP_CANDIDATES", 6)  # fmt: skip
+    out = tmp_path / "correlation"
+    table = (out / "table.md").read_text()
+    assert "| GHN" in table and "Random vs GHN top" not in table
+    summary = json.loads((out / "summary.json").read_text())
+    assert "GHN" in summary["estimators"] and "random_vs_top" not in summary
