@@ -274,7 +274,7 @@ class CorrelationBenchmark:
             stream=CANDIDATE_STREAM,
             what="CORRELATION.TOP_CANDIDATES",
         )
-        scores = self.scorer(ghn).score(candidates)
+        scores = self.scorer(ghn).score_shared(candidates)
         order = sorted(
             range(len(candidates)), key=lambda i: (-scores[i], candidates[i].canonical_hash)
         )

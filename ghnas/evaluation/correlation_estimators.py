@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from ghnas.engine.distributed import all_gather_object, get_world_size, shard
 from ghnas.evaluation.baseline_scorer import BaselineScorer
 from ghnas.evaluation.ranking_metrics import bootstrap_intervals, ranking_statistics
 from ghnas.evaluation.zero_cost import rankable
@@ -31,25 +32,26 @@ class Estimator:
 
 
 def timed_scores(name: str, scorer, archs, initial_seconds) -> Estimator:
-    """The scores of ``archs`` by ``scorer`` (an :class:`ArchitectureScorer`), timed."""
+    """The scores of ``archs`` by ``scorer`` (an :class:`ArchitectureScorer`), shared between
+    the ranks and timed: the cost is one process's seconds per architecture under any number of
+    ranks (the wall time times the ranks, over the architectures)."""
     started = time.perf_counter()
-    scores = scorer.score(archs)
-    per_arch = (time.perf_counter() - started) / len(archs)
+    scores = scorer.score_shared(archs)
+    per_arch = (time.perf_counter() - started) * get_world_size() / len(archs)
     logger.info(f"correlation: {name} scored {len(archs)} architectures, {per_arch:.3f} s each")
     return Estimator(name, scores, initial_seconds, per_arch)
 
 
 def static_estimators(cfg, space, splits, archs) -> List[Estimator]:
     """The training-free baselines: parameter count, FLOPs and ZERO_COST.ESTIMATORS (each
-    on the architecture's own seeded network and one mini-batch of the validation split)."""
+    on the architecture's own seeded network and one mini-batch of the validation split).
+    Under torchrun the architectures are dealt out between the ranks (strided) and gathered:
+    a network's seed is its own, so the values do not depend on the rank that computes them."""
     scorer = BaselineScorer.from_config(cfg, space, splits.val, splits.meta)
-    values = {name: [] for name in scorer.estimator_names}
-    seconds = {name: 0.0 for name in scorer.estimator_names}
-    for arch in archs:
-        found, spent = scorer.score(arch)
-        for name in values:
-            values[name].append(found[name])
-            seconds[name] += spent[name]
+    mine = [(i, *scorer.score(arch)) for i, arch in shard(list(enumerate(archs)))]
+    measured = sorted((row for rows in all_gather_object(mine) for row in rows), key=lambda r: r[0])
+    values = {name: [found[name] for _, found, _ in measured] for name in scorer.estimator_names}
+    seconds = {name: sum(spent[name] for *_, spent in measured) for name in values}
     n = len(archs)
     return [Estimator(name, rankable(values[name]), None, seconds[name] / n) for name in values]
 

@@ -5,6 +5,7 @@ Usage::
     scorer = ArchitectureScorer(ghn=ghn, space=space, criterion=accuracy_criterion,
                                 batches=evaluation_batches(...), arch_batch=8)
     scores = scorer.score(archs)            # one float per architecture, same order
+    scores = scorer.score_shared(archs)     # the same, its chunks dealt out between ranks
 
 Architectures are scored in chunks of ``arch_batch``; the weights of a chunk are generated in
 one packed graph. Chunks are cut from the list as given, so the same list always gives the same
@@ -17,6 +18,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import torch
 
 from ghnas.data import evaluation_batches
+from ghnas.engine.distributed import all_gather_object, get_world_size, shard
 from ghnas.layers.batch_statistics import instantiate_for_generated_weights
 from ghnas.utils.errors import GhnasError
 
@@ -71,6 +73,20 @@ class ArchitectureScorer:
     def score(self, archs: Sequence[Any]) -> List[float]:
         """Scores of ``archs`` in order."""
         return [s for chunk in self.chunks(archs) for s in self.score_chunk(chunk)]
+
+    def score_shared(self, archs: Sequence[Any]) -> List[float]:
+        """:meth:`score` with the chunks dealt out between the ranks of a torchrun (rank r
+        scores chunks r, r + N, ...); every rank returns all the scores, in order. The chunks
+        are those :meth:`score` cuts, so the scores are the same under any number of ranks."""
+        world = get_world_size()
+        if world == 1:
+            return self.score(archs)
+        mine = [self.score_chunk(chunk) for chunk in shard(self.chunks(archs))]
+        gathered = all_gather_object(mine)  # gathered[r][j] is chunk j * world + r
+        ordered = [None] * sum(len(chunks) for chunks in gathered)
+        for r, chunks in enumerate(gathered):
+            ordered[r::world] = chunks
+        return [s for chunk in ordered for s in chunk]
 
 
 @torch.no_grad()

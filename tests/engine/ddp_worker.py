@@ -5,8 +5,9 @@
 It trains the tiny GHN for one step (``WORK/ddp_ghn``), trains it for two steps at once
 (``WORK/ddp_full``) and as one step plus a resumed one (``WORK/ddp_split``), resumes the
 finished one-process GHN of ``WORK/single_ghn`` (and fails to continue it), then ranks the
-candidates with the GHN in ``WORK/single_ghn`` (``WORK/ddp_search``). Each rank leaves what the
-test compares in ``WORK/rank<r>.pt`` and ``WORK/rank<r>.json``.
+candidates with the GHN in ``WORK/single_ghn`` (``WORK/ddp_search``), and scores
+:func:`shared_sample` with that GHN and with the training-free baselines, shared between the
+ranks. Each rank leaves what the test compares in ``WORK/rank<r>.pt`` and ``WORK/rank<r>.json``.
 """
 
 import json
@@ -23,7 +24,9 @@ from tiny_config import TINY_OVERRIDES  # noqa: E402
 from ghnas.config import get_cfg  # noqa: E402
 from ghnas.data import build_dataset  # noqa: E402
 from ghnas.engine.distributed import get_rank, init_from_torchrun_env, shutdown  # noqa: E402
+from ghnas.evaluation.correlation_estimators import static_estimators  # noqa: E402
 from ghnas.search import RandomSearch  # noqa: E402
+from ghnas.search.candidates import sample_distinct  # noqa: E402
 from ghnas.trainers import GHNTrainer  # noqa: E402
 from ghnas.utils.errors import GhnasError  # noqa: E402
 
@@ -47,6 +50,20 @@ def train(out_dir: Path, max_iter: int, *extra: str, resume: bool = False):
     return GHNTrainer.from_config(cfg, build_dataset(cfg)).train(resume=resume)
 
 
+def shared_sample(space):
+    """Seven architectures: three chunks of the scorer (3, 3, 1), two on rank 0 and one on
+    rank 1, so the gather must interleave uneven shares."""
+    return sample_distinct(space, 7, 11, what="the shared sample")
+
+
+def shared_scores(cfg, search, splits):
+    """The GHN's scores of :func:`shared_sample` and every baseline's, by
+    ``score_shared`` and :func:`static_estimators`."""
+    archs = shared_sample(search.space)
+    baselines = static_estimators(cfg, search.space, splits, archs)
+    return {"GHN": search.scorer.score_shared(archs)} | {e.name: e.scores for e in baselines}
+
+
 def main(work: Path) -> None:
     init_from_torchrun_env("cpu")
     rank = get_rank()
@@ -66,7 +83,8 @@ def main(work: Path) -> None:
 
     checkpoint = work / "single_ghn" / "ghn" / "model_final.pth"
     cfg = tiny_cfg(work / "ddp_search", *SEARCH_OVERRIDES, "SEARCH.GHN_CHECKPOINT", str(checkpoint))
-    search = RandomSearch.from_config(cfg, build_dataset(cfg))
+    splits = build_dataset(cfg)
+    search = RandomSearch.from_config(cfg, splits)
     scored, evaluate = [], search.scorer.evaluate_chunk
 
     def recording(archs, networks=None):
@@ -75,7 +93,10 @@ def main(work: Path) -> None:
 
     search.scorer.evaluate_chunk = recording
     ranked = search.run()
-    (work / f"rank{rank}.json").write_text(json.dumps({"scored": scored, "ranked": ranked}))
+    report = {"scored": list(scored), "ranked": ranked}
+    scored.clear()
+    report |= {"shared": shared_scores(cfg, search, splits), "shared_scored": scored}
+    (work / f"rank{rank}.json").write_text(json.dumps(report))
     shutdown()
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from ddp_worker import SEARCH_OVERRIDES, tiny_cfg
+from ddp_worker import SEARCH_OVERRIDES, shared_sample, shared_scores, tiny_cfg
 from distributed_launch import REPO, TIMEOUT, WORLD_SIZE, kill_leftovers, launch, start_ranks
 
 from ghnas.data import build_dataset
 from ghnas.search import RandomSearch
+from ghnas.search_spaces import build_search_space
 from ghnas.trainers import GHNTrainer
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -28,8 +29,10 @@ def work(tmp_path_factory):
     torch.save(state, work / "single.pt")
     cfg = tiny_cfg(work / "single_search", *SEARCH_OVERRIDES, "SEARCH.GHN_CHECKPOINT",
                    str(work / "single_ghn" / "ghn" / "model_final.pth"))  # fmt: skip
-    ranked = RandomSearch.from_config(cfg, splits).run()
+    search = RandomSearch.from_config(cfg, splits)
+    ranked = search.run()
     (work / "single.json").write_text(json.dumps(ranked))
+    (work / "single_shared.json").write_text(json.dumps(shared_scores(cfg, search, splits)))
     launch(WORKER, work)
     return work
 
@@ -49,6 +52,22 @@ def test_ranking_is_sharded_and_gathered_like_one_process(work):
     candidates = (work / "single_search" / "search" / "results.jsonl").read_text().splitlines()
     assert written == [json.loads(line)["hash"] for line in candidates]  # candidate order
     assert (work / "ddp_search" / "search" / "top.md").exists()
+
+
+def test_shared_scores_are_dealt_out_and_equal_one_process(work):
+    """``ArchitectureScorer.score_shared`` and the training-free baselines of the correlation
+    benchmark: each rank computes its share, and every rank ends with one process's values."""
+    single = json.loads((work / "single_shared.json").read_text())
+    ranks = [json.loads((work / f"rank{r}.json").read_text()) for r in range(WORLD_SIZE)]
+    cfg = tiny_cfg(work / "unused")
+    space = build_search_space(cfg, build_dataset(cfg).meta)
+    hashes = [a.canonical_hash for a in shared_sample(space)]
+    assert [rank["shared_scored"] for rank in ranks] == [hashes[:3] + hashes[6:], hashes[3:6]]
+    assert len(single) > 3  # the GHN, parameters, FLOPs and the zero-cost estimators
+    for rank in ranks:
+        assert rank["shared"].keys() == single.keys()
+        for name, scores in single.items():
+            assert rank["shared"][name] == pytest.approx(scores, rel=1e-5, abs=1e-6), name
 
 
 def test_ghn_step_averages_gradients_over_ranks(work):
