@@ -70,6 +70,9 @@ def member_config(cfg, keys: Sequence[str], values: Sequence[Any], cache_dir: st
     member.merge_from_list(pairs)  # unknown keys and wrong types fail here, in one line
     member.OUTPUT_DIR = os.path.join(cfg.OUTPUT_DIR, "ablation", run_name(keys, values))
     member.CORRELATION.CACHE_DIR = cache_dir
+    # The sweep reports the GHN alone: the zero-cost estimators (seconds per architecture, the
+    # same values in every member) belong to the main study's table.
+    member.ZERO_COST.ESTIMATORS = []
     member.ABLATION.KEY, member.ABLATION.VALUES = "", []
     check_values(member)
     member.freeze()
