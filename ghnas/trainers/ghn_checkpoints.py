@@ -73,20 +73,26 @@ class GHNCheckpoints:
     def check_resume(self):
         """The checkpoint ``--resume`` would continue (None when there is none), after raising
         :class:`GhnasError` if it belongs to another training (reads only)."""
+        last = self.checked_last()
+        return last[0] if last else None
+
+    def checked_last(self):
+        """``(path, data)`` of the last checkpoint after its identity check, or None."""
         if not self.checkpointer.has_checkpoint():
             return None
         path = self.checkpointer.get_checkpoint_file()
-        check_identity(read_checkpoint(path), self.identity, path)
-        return path
+        data = read_checkpoint(path)
+        check_identity(data, self.identity, path)
+        return path, data
 
     def start(self, resume: bool) -> ResumePoint:
         """Where training starts: with ``resume``, the state of the last checkpoint (when there
         is one) loaded into the GHN, Adam and the generators; without, iteration 0."""
         if is_main_process():
             PathManager.mkdirs(self.checkpointer.save_dir)
-        path = self.check_resume() if resume else None
-        if path is not None:
-            return self.restore(path)
+        last = self.checked_last() if resume else None
+        if last is not None:
+            return self.restore(*last)
         if not resume:
             # A fresh run must never be "resumed" from an older run's checkpoints later on.
             stale = os.path.join(self.checkpointer.save_dir, "last_checkpoint")
@@ -94,14 +100,15 @@ class GHNCheckpoints:
                 PathManager.rm(stale)
         return ResumePoint()
 
-    def restore(self, path: str) -> ResumePoint:
-        """Load the checkpoint at ``path``; this rank's excluded-draw count comes back with it.
+    def restore(self, path: str, data: dict) -> ResumePoint:
+        """Load the checkpoint at ``path`` (``data``: what it holds, as read for the identity
+        check); this rank's excluded-draw count comes back with it.
 
         A finished training continues nothing, so only its weights load (the GHN and its moving
         average): its generators may come from another number of processes, as when a GHN
         trained on one process is evaluated under torchrun.
         """
-        finished = read_checkpoint(path).get("iteration", -1) + 1 >= self.max_iter
+        finished = data.get("iteration", -1) + 1 >= self.max_iter
         if finished:
             weights = [name for name in ("ema",) if name in self.checkpointer.checkpointables]
             checkpoint = self.checkpointer.load(path, checkpointables=weights)
